@@ -1,0 +1,5 @@
+"""dunning-connector: credit management for Dutch SMEs and accountants."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

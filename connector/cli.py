@@ -1,0 +1,511 @@
+"""The `connector` command: the one composition root that wires store, ledgers and output.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration. Errors are one line on stderr;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from typing import TextIO
+
+import click
+
+from connector import registry
+from connector import reports
+from connector.domain import ItemStatus
+from connector.domain import format_amount
+from connector.errors import ConfigError
+from connector.errors import ConnectorError
+from connector.output import amount_text
+from connector.output import write_json
+from connector.output import write_table
+from connector.ports import Ledger
+from connector.settings import Settings
+from connector.settings import load_settings
+from connector.store import Store
+from connector.store import records
+from connector.store.records import AdministrationRecord
+from connector.store.records import ConnectionRecord
+from connector.sync import ProgressFactory
+from connector.sync import SyncSummary
+from connector.sync import discover
+from connector.sync import no_progress
+from connector.sync import sync_all
+
+logger = logging.getLogger("connector")
+
+@dataclass
+class Context:
+    config_path: str | None
+    debug: bool
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(os.environ, config_path=self.config_path)
+        return self._settings
+
+    def store(self, *, migrated: bool = True) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.database_url)
+        if migrated:
+            self._store.check_current()
+        return self._store
+
+    def ledger_for(self, connection: ConnectionRecord) -> Ledger:
+        factory = registry.ledger_factory(connection.ledger)
+        return factory(connection.config)
+
+pass_context = click.make_pass_decorator(Context)
+
+def _progress() -> ProgressFactory:
+    if not sys.stderr.isatty():
+        return no_progress
+    from tqdm import tqdm
+
+    def factory(label: str, total: int | None) -> Any:
+        return tqdm(total=total, desc=label, unit=" rows", leave=False, file=sys.stderr)
+
+    return factory
+
+def _admin_ids(conn: Any, ref: str | None) -> list[int] | None:
+    if ref is None:
+        return None
+    return [records.find_administration(conn, ref).id]
+
+def _selected_admins(conn: Any, ref: str | None) -> list[AdministrationRecord]:
+    if ref is not None:
+        return [records.find_administration(conn, ref)]
+    return records.list_administrations(conn)
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: $CONNECTOR_CONFIG or ./connector.toml).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(package_name="dunning-connector")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """dunning-connector: keeps a company's receivables collected."""
+    ctx.obj = Context(config_path=config_path, debug=debug)
+
+@cli.command()
+@pass_context
+def init(ctx: Context) -> None:
+    """Create the store, or upgrade it to this version."""
+    store = ctx.store(migrated=False)
+    revision = store.migrate()
+    click.echo(f"store ready at {store.describe()} (revision {revision})")
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--name", help="A name for this connection (default: the ledger's name).")
+@click.option("--path", type=click.Path(), help="files ledger: the folder with the exports.")
+@pass_context
+def connect(ctx: Context, ledger: str, name: str | None, path: str | None) -> None:
+    """Connect a ledger and list the administrations it reaches."""
+    config: dict[str, Any] = {}
+    if ledger == "files":
+        if path is None:
+            msg = "connect files needs --path FOLDER (the folder with the CSV or XLSX exports)"
+            raise ConfigError(msg)
+        config["path"] = str(Path(path).expanduser().resolve())
+    elif path is not None:
+        msg = f"--path is for the files ledger, not for {ledger}"
+        raise ConfigError(msg)
+    factory = registry.ledger_factory(ledger)
+    store = ctx.store()
+    connection_ledger = factory(config)  # validates the config before anything is stored
+    found = connection_ledger.administrations()
+    with store.begin() as conn:
+        connection = records.save_connection(
+            conn, name=name or ledger, ledger=ledger, config=config, now=datetime.now(UTC)
+        )
+        admins = records.save_administrations(conn, connection.id, found)
+    click.echo(f"connected {connection.name!r} ({ledger}); administrations:")
+    _print_administrations(admins, sys.stdout)
+
+def _print_administrations(admins: Sequence[AdministrationRecord], out: TextIO) -> None:
+    write_table(
+        ["ID", "NAME", "CONNECTION", "LEDGER ID", "LAST SYNC", "STATUS"],
+        [
+            (
+                a.id,
+                a.name,
+                a.connection_name,
+                a.external_id,
+                a.last_sync_at.strftime("%Y-%m-%d %H:%M") if a.last_sync_at else "never",
+                a.last_sync_status + (f": {a.last_sync_error}" if a.last_sync_error else ""),
+            )
+            for a in admins
+        ],
+        out,
+        right=(0,),
+    )
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def administrations(ctx: Context, as_json: bool) -> None:
+    """List the administrations of every connection."""
+    with ctx.store().begin() as conn:
+        admins = records.list_administrations(conn)
+    if as_json:
+        write_json(
+            [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "connection": a.connection_name,
+                    "ledger": a.ledger,
+                    "external_id": a.external_id,
+                    "currency": a.currency,
+                    "timezone": a.timezone,
+                    "last_sync_at": a.last_sync_at,
+                    "last_sync_status": a.last_sync_status,
+                    "last_sync_error": a.last_sync_error,
+                }
+                for a in admins
+            ],
+            sys.stdout,
+        )
+    else:
+        _print_administrations(admins, sys.stdout)
+
+def _run_sync(
+    ctx: Context, *, administration: str | None, full: bool, progress: ProgressFactory
+) -> list[SyncSummary]:
+    store = ctx.store()
+    with store.begin() as conn:
+        ids = _admin_ids(conn, administration)
+    return sync_all(
+        store,
+        ctx.ledger_for,
+        administration_ids=ids,
+        full=full,
+        batch_size=ctx.settings.sync_batch_size,
+        progress=progress,
+    )
+
+def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
+    write_table(
+        ["ID", "ADMINISTRATION", "FETCHED", "NEW", "CHANGED", "CLOSED", "DEBTORS", "ERRORS"],
+        [
+            (
+                s.administration_id,
+                s.administration,
+                s.fetched,
+                s.new,
+                s.changed,
+                s.closed,
+                s.debtors_fetched,
+                s.error or "-",
+            )
+            for s in summaries
+        ],
+        sys.stdout,
+        right=(0, 2, 3, 4, 5, 6),
+    )
+    for s in summaries:
+        for problem in s.problems:
+            click.echo(f"  {problem}", err=True)
+
+@cli.command()
+@click.option("--administration", "administration", metavar="ID",
+              help="Only this administration (id, ledger id or name).")
+@click.option("--full", is_flag=True, help="Ignore the stored cursors and read everything.")
+@pass_context
+def sync(ctx: Context, administration: str | None, full: bool) -> None:
+    """Bring the store in line with the ledgers."""
+    summaries = _run_sync(ctx, administration=administration, full=full, progress=_progress())
+    if not summaries:
+        click.echo("nothing to sync; connect a ledger first: connector connect files --path DIR")
+        return
+    _print_summaries(summaries)
+    failed = [s for s in summaries if not s.ok]
+    if failed:
+        noun = "administration" if len(failed) == 1 else "administrations"
+        click.echo(f"connector: {len(failed)} {noun} failed to sync; the others are up to date",
+                   err=True)
+        sys.exit(1)
+
+@cli.command()
+@click.option("--administration", metavar="ID", help="Only this administration.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
+    """List debtors."""
+    with ctx.store().begin() as conn:
+        rows = records.list_debtors(conn, administration_ids=_admin_ids(conn, administration))
+    if as_json:
+        write_json(
+            [
+                {
+                    "administration": r.administration_id,
+                    "code": r.code,
+                    "name": r.name,
+                    "email": r.email,
+                    "kind": r.kind,
+                    "phone": r.phone,
+                    "city": r.city,
+                    "country": r.country,
+                    "iban": r.iban,
+                    "vat_number": r.vat_number,
+                    "kvk_number": r.kvk_number,
+                    "language": r.language,
+                }
+                for r in rows
+            ],
+            sys.stdout,
+        )
+        return
+    write_table(
+        ["ADM", "CODE", "NAME", "KIND", "EMAIL", "CITY"],
+        [(r.administration_id, r.code, r.name, r.kind, r.email, r.city) for r in rows],
+        sys.stdout,
+        right=(0,),
+    )
+
+def _item_status(status: str, due: date, today: date) -> str:
+    if status == ItemStatus.OPEN.value and due < today:
+        return "overdue"
+    return status
+
+@cli.command()
+@click.option("--administration", metavar="ID", help="Only this administration.")
+@click.option("--status", type=click.Choice(["open", "overdue", "paid", "all"]), default="open",
+              show_default=True, help="open includes overdue items.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
+    """List open items (invoices and credit notes)."""
+    with ctx.store().begin() as conn:
+        admins = {a.id: a for a in _selected_admins(conn, administration)}
+        stored = {"open": "open", "overdue": "open", "paid": "paid", "all": None}[status]
+        rows = records.list_items(conn, administration_ids=list(admins), status=stored)
+    today = {a.id: reports.local_today(a.timezone) for a in admins.values()}
+    shown = [
+        (r, _item_status(r.status, r.due_date, today[r.administration_id]))
+        for r in rows
+    ]
+    if status == "overdue":
+        shown = [(r, s) for r, s in shown if s == "overdue"]
+    if as_json:
+        write_json(
+            [
+                {
+                    "administration": r.administration_id,
+                    "id": r.id,
+                    "external_id": r.external_id,
+                    "invoice_number": r.invoice_number,
+                    "debtor_code": r.debtor_code,
+                    "invoice_date": r.invoice_date,
+                    "due_date": r.due_date,
+                    "currency": r.currency,
+                    "open_amount": format_amount(r.open_amount, r.currency),
+                    "status": s,
+                }
+                for r, s in shown
+            ],
+            sys.stdout,
+        )
+        return
+    write_table(
+        ["ADM", "ID", "INVOICE", "DEBTOR", "DUE", "CUR", "OPEN", "STATUS"],
+        [
+            (r.administration_id, r.id, r.invoice_number, r.debtor_code, r.due_date,
+             r.currency, amount_text(r.open_amount), s)
+            for r, s in shown
+        ],
+        sys.stdout,
+        right=(0, 1, 6),
+    )
+
+@cli.group()
+def report() -> None:
+    """Reports over the open items."""
+
+def _print_aging(rows: Sequence[reports.AgingRow], out: TextIO) -> None:
+    write_table(
+        ["ID", "ADMINISTRATION", "CUR", "NOT DUE", "1-30", "31-60", "61-90", ">90", "TOTAL",
+         "ITEMS"],
+        [
+            (r.administration_id, r.administration, r.currency,
+             *(amount_text(r.buckets[b]) for b in reports.BUCKETS), amount_text(r.total),
+             r.items)
+            for r in rows
+        ],
+        out,
+        right=(0, 3, 4, 5, 6, 7, 8, 9),
+    )
+
+@report.command("aging")
+@click.option("--administration", metavar="ID", help="Only this administration.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def report_aging(ctx: Context, administration: str | None, as_json: bool) -> None:
+    """Open amounts by days overdue: not due, 1-30, 31-60, 61-90, over 90."""
+    with ctx.store().begin() as conn:
+        rows = reports.aging(conn, _selected_admins(conn, administration))
+    if as_json:
+        write_json(
+            [
+                {
+                    "administration": r.administration_id,
+                    "name": r.administration,
+                    "currency": r.currency,
+                    **{b: format_amount(r.buckets[b], r.currency) for b in reports.BUCKETS},
+                    "total": format_amount(r.total, r.currency),
+                    "items": r.items,
+                }
+                for r in rows
+            ],
+            sys.stdout,
+        )
+    else:
+        _print_aging(rows, sys.stdout)
+
+@report.command("dso")
+@click.option("--administration", metavar="ID", help="Only this administration.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
+    """Days sales outstanding (countback method) per administration."""
+    with ctx.store().begin() as conn:
+        rows = reports.dso(conn, _selected_admins(conn, administration))
+    if as_json:
+        write_json(
+            [
+                {
+                    "administration": r.administration_id,
+                    "name": r.administration,
+                    "currency": r.currency,
+                    "receivables": format_amount(r.receivables, r.currency),
+                    "dso_days": None if r.dso_days is None else f"{r.dso_days:f}",
+                    "months_used": r.months_used,
+                    "history_from": r.history_from,
+                    "complete": r.complete,
+                }
+                for r in rows
+            ],
+            sys.stdout,
+        )
+        return
+    write_table(
+        ["ID", "ADMINISTRATION", "CUR", "RECEIVABLES", "DSO (DAYS)", "HISTORY FROM"],
+        [
+            (
+                r.administration_id,
+                r.administration,
+                r.currency,
+                amount_text(r.receivables),
+                "-" if r.dso_days is None else f"{r.dso_days}{'' if r.complete else ' (at least)'}",
+                r.history_from or "-",
+            )
+            for r in rows
+        ],
+        sys.stdout,
+        right=(0, 3, 4),
+    )
+
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default="demo-data",
+              show_default=True, help="Where to write the demo exports.")
+@pass_context
+def demo(ctx: Context, data_dir: str) -> None:
+    """Run the main job end to end on shipped demo data: init, connect, sync, aging."""
+    from connector.demo import materialize
+
+    store = ctx.store(migrated=False)
+    store.migrate()
+    folder = materialize(Path(data_dir), date.today())  # noqa: DTZ011 - shifted per admin tz below
+    ledger = registry.ledger_factory("files")({"path": str(folder.resolve())})
+    with store.begin() as conn:
+        connection = records.save_connection(
+            conn, name="demo", ledger="files", config={"path": str(folder.resolve())},
+            now=datetime.now(UTC),
+        )
+    admins = discover(store, connection, ledger)
+    summaries = sync_all(
+        store, ctx.ledger_for, administration_ids=[a.id for a in admins], progress=_progress()
+    )
+    click.echo(f"demo data in {folder}/, store {store.describe()}\n")
+    _print_summaries(summaries)
+    with store.begin() as conn:
+        rows = reports.aging(conn, admins)
+    click.echo("\nAging of open items (EUR):")
+    _print_aging(rows, sys.stdout)
+    click.echo("\nNext: connector items --status overdue | connector report dso | connector --help")
+    if any(not s.ok for s in summaries):
+        sys.exit(1)
+
+@cli.command()
+@click.option("--interval", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Minutes between syncs of every administration.")
+@click.option("--once", is_flag=True, help="Sync once and exit (for cron).")
+@pass_context
+def run(ctx: Context, interval: int, once: bool) -> None:
+    """Keep the store in sync: every administration, every INTERVAL minutes, until stopped."""
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop.is_set():
+        summaries = _run_sync(ctx, administration=None, full=False, progress=no_progress)
+        for s in summaries:
+            if s.ok:
+                logger.warning("synced %s: %d items, %d new, %d changed, %d closed",
+                               s.administration, s.fetched, s.new, s.changed, s.closed)
+            else:
+                logger.error("sync of %s failed: %s", s.administration, s.error)
+        if once:
+            return
+        stop.wait(interval * 60)
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one line on stderr for any error, never a traceback without --debug."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cli.main(args=args, prog_name="connector", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("connector: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConnectorError as exc:
+        if debug:
+            raise
+        click.echo(f"connector: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"connector: unexpected error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for details)",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,57 @@
+"""Ledgers and payment providers, found by name through entry points.
+
+Third parties ship a ledger as their own distribution with an entry point in the group
+`dunning_connector.ledgers`; nothing here imports an adapter module until it is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import EntryPoint
+from importlib.metadata import entry_points
+from typing import Any
+from typing import cast
+
+from connector.errors import ConfigError
+from connector.errors import UnknownPlugin
+from connector.ports import LedgerFactory
+
+LEDGER_GROUP = "dunning_connector.ledgers"
+PROVIDER_GROUP = "dunning_connector.providers"
+
+
+def _entry_points(group: str) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def available(group: str) -> list[str]:
+    """Names installed in the group, sorted."""
+    return sorted(_entry_points(group))
+
+
+@cache
+def _load(group: str, name: str) -> Callable[..., Any]:
+    found = _entry_points(group)
+    if name not in found:
+        kind = "ledger" if group == LEDGER_GROUP else "payment provider"
+        known = ", ".join(sorted(found)) or "none"
+        msg = f"unknown {kind} {name!r}; installed: {known}"
+        raise UnknownPlugin(msg)
+    try:
+        obj = found[name].load()
+    except Exception as exc:  # a broken plug-in must not take the CLI down with a traceback
+        msg = f"the {name!r} plug-in failed to load ({found[name].value}): {exc}"
+        raise ConfigError(msg) from exc
+    if not callable(obj):
+        msg = f"the {name!r} plug-in ({found[name].value}) is not a factory"
+        raise ConfigError(msg)
+    return cast(Callable[..., Any], obj)
+
+
+def ledger_factory(name: str) -> LedgerFactory:
+    return cast(LedgerFactory, _load(LEDGER_GROUP, name))
+
+
+def provider_factory(name: str) -> Callable[..., Any]:
+    return _load(PROVIDER_GROUP, name)

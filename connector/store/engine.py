@@ -1,0 +1,138 @@
+"""Opening the store, migrating it, and transactions that fit each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
+
+from connector.errors import ConfigError
+from connector.errors import StoreError
+
+_IMMEDIATE = "connector_immediate"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("connector.store") / "migrations"))
+    return config
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 opens transactions behind our back; take control so that BEGIN
+    # IMMEDIATE is possible (the SQLAlchemy documented recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """The database behind the connector: an engine plus the transactions we need."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            msg = f"database URL {url!r} is not valid: {exc}"
+            raise ConfigError(msg) from exc
+        self.url = parsed
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                parent = Path(database).expanduser().resolve().parent
+                if not parent.is_dir():
+                    msg = f"the store's folder {parent} does not exist; create it or change database_url"
+                    raise ConfigError(msg)
+        elif self.dialect == "postgresql":
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(parsed, **kwargs)
+        except (ImportError, SQLAlchemyError) as exc:
+            hint = " (install the extra: pip install 'dunning-connector[postgres]')"
+            msg = f"cannot open the store {parsed.render_as_string(hide_password=True)}: {exc}"
+            raise ConfigError(msg + (hint if isinstance(exc, ImportError) else "")) from exc
+        # Bulk upserts go out as multi-row statements, one per batch (see store.upsert).
+        self.engine.dialect.use_insertmanyvalues_wo_returning = True
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    def describe(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self, *, immediate: bool = False) -> Iterator[Connection]:
+        """A transaction; `immediate` takes the write lock up front (SQLite BEGIN IMMEDIATE)."""
+        try:
+            with self.engine.connect() as conn:
+                if immediate:
+                    conn = conn.execution_options(**{_IMMEDIATE: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            msg = f"the store {self.describe()} failed: {exc.orig or exc}"
+            raise StoreError(msg) from exc
+
+    def migrate(self) -> str:
+        """Create or upgrade the schema to the newest revision; returns it."""
+        config = _alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            msg = f"cannot create or upgrade the store {self.describe()}: {exc.orig or exc}"
+            raise StoreError(msg) from exc
+        return self.head()
+
+    @staticmethod
+    def head() -> str:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            msg = f"cannot open the store {self.describe()}: {exc.orig or exc}"
+            raise StoreError(msg) from exc
+
+    def check_current(self) -> None:
+        """Refuse to work on a store that is missing or older than this code."""
+        current = self.revision()
+        if current is None:
+            msg = f"the store {self.describe()} is not set up; run: connector init"
+            raise ConfigError(msg)
+        if current != self.head():
+            msg = f"the store {self.describe()} is at revision {current}; run: connector init"
+            raise ConfigError(msg)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,138 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create them; keep both in step.
+
+Later parts of the connector add their tables in their own migrations and modules.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import Column
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+
+from connector.store.types import Amount
+from connector.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("ledger", String(40), nullable=False),
+    Column("config", JSON, nullable=False, default=dict),
+    Column("status", String(30), nullable=False, default="active"),
+    Column("status_reason", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+administrations = Table(
+    "administrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("external_id", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("timezone", String(64), nullable=False, default="Europe/Amsterdam"),
+    Column("country", String(2), nullable=False, default="NL"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("last_sync_at", UTCDateTime),
+    Column("last_sync_status", String(20), nullable=False, default="never"),
+    Column("last_sync_error", Text, nullable=False, default=""),
+    UniqueConstraint("connection_id", "external_id", name="uq_administrations_connection_ext"),
+)
+
+debtors = Table(
+    "debtors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "administration_id",
+        Integer,
+        ForeignKey("administrations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("code", String(64), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("phone", String(64), nullable=False, default=""),
+    Column("street", String(300), nullable=False, default=""),
+    Column("postal_code", String(20), nullable=False, default=""),
+    Column("city", String(100), nullable=False, default=""),
+    Column("country", String(2), nullable=False, default=""),
+    Column("iban", String(34), nullable=False, default=""),
+    Column("vat_number", String(20), nullable=False, default=""),
+    Column("kvk_number", String(20), nullable=False, default=""),
+    Column("language", String(5), nullable=False, default="nl"),
+    Column("payment_term_days", Integer),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("fingerprint", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("administration_id", "code", name="uq_debtors_administration_code"),
+)
+
+open_items = Table(
+    "open_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "administration_id",
+        Integer,
+        ForeignKey("administrations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("external_id", String(100), nullable=False),
+    Column("invoice_number", String(100), nullable=False),
+    Column("debtor_code", String(64), nullable=False),
+    Column("invoice_date", Date),
+    Column("due_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Amount),
+    Column("open_amount", Amount, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(10), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    UniqueConstraint("administration_id", "external_id", name="uq_open_items_administration_ext"),
+    Index("ix_open_items_admin_status_due", "administration_id", "status", "due_date"),
+    Index("ix_open_items_admin_debtor", "administration_id", "debtor_code"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column(
+        "administration_id",
+        Integer,
+        ForeignKey("administrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("stream", String(40), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,348 @@
+"""The sync engine: bring the store in line with what a ledger reports.
+
+One administration's run is one transaction: debtors, items, closures and the new cursors
+land together or not at all, so a failure leaves the previous state intact. One failing
+administration never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from connector.domain import Debtor
+from connector.domain import ItemStatus
+from connector.domain import OpenItem
+from connector.errors import ConnectorError
+from connector.errors import InputRejected
+from connector.ports import Feed
+from connector.ports import Ledger
+from connector.store import Store
+from connector.store import records
+from connector.store.records import AdministrationRecord
+from connector.store.records import ConnectionRecord
+
+logger = logging.getLogger(__name__)
+
+DEBTORS = "debtors"
+ITEMS = "open_items"
+
+
+class Progress(Protocol):
+    """What the engine reports progress to (a tqdm bar on a terminal, nothing otherwise)."""
+
+    def update(self, n: int) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+ProgressFactory = Callable[[str, int | None], Progress]
+
+
+class _Silent:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def no_progress(_label: str, _total: int | None) -> Progress:
+    return _Silent()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    administration_id: int
+    administration: str
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    closed: int = 0
+    debtors_fetched: int = 0
+    debtors_new: int = 0
+    debtors_changed: int = 0
+    error: str = ""
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _digest(parts: Iterable[object]) -> str:
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def item_fingerprint(item: OpenItem) -> str:
+    amount = item.amount.amount.normalize() if item.amount is not None else None
+    return _digest(
+        (
+            item.invoice_number,
+            item.debtor_code,
+            item.invoice_date,
+            item.due_date,
+            item.open_amount.currency,
+            item.open_amount.amount.normalize(),
+            amount,
+            item.description,
+        )
+    )
+
+
+def debtor_fingerprint(debtor: Debtor) -> str:
+    a = debtor.address
+    return _digest(
+        (
+            debtor.name, debtor.kind.value, debtor.email, debtor.phone, a.street, a.postal_code,
+            a.city, a.country, debtor.iban, debtor.vat_number, debtor.kvk_number,
+            debtor.language, debtor.payment_term_days, ";".join(debtor.tags),
+        )
+    )
+
+
+class _Run:
+    """The state of one administration's sync inside its transaction."""
+
+    def __init__(
+        self, conn: Connection, admin: AdministrationRecord, now: datetime, batch_size: int
+    ) -> None:
+        self.conn = conn
+        self.admin = admin
+        self.now = now
+        self.batch_size = batch_size
+
+    def debtors(self, feed: Feed[Debtor], progress: Progress) -> tuple[int, int, int, str | None]:
+        known = records.debtor_fingerprints(self.conn, self.admin.id)
+        fetched = new = changed = 0
+        cursor: str | None = None
+        pending: list[dict[str, Any]] = []
+        for page in feed.pages:
+            for debtor in page.records:
+                fetched += 1
+                fingerprint = debtor_fingerprint(debtor)
+                before = known.get(debtor.code)
+                if before == fingerprint:
+                    continue
+                if before is None:
+                    new += 1
+                else:
+                    changed += 1
+                known[debtor.code] = fingerprint
+                pending.append(self._debtor_row(debtor, fingerprint))
+                if len(pending) >= self.batch_size:
+                    records.upsert_debtors(self.conn, pending)
+                    pending = []
+            progress.update(len(page.records))
+            if page.cursor is not None:
+                cursor = page.cursor
+        records.upsert_debtors(self.conn, pending)
+        return fetched, new, changed, cursor
+
+    def items(self, feed: Feed[OpenItem], progress: Progress) -> tuple[int, int, int, int, str | None]:
+        known = records.item_index(self.conn, self.admin.id)
+        seen: set[str] = set()
+        to_close: list[int] = []
+        fetched = new = changed = 0
+        cursor: str | None = None
+        pending: list[dict[str, Any]] = []
+        open_status = ItemStatus.OPEN.value
+        for page in feed.pages:
+            for item in page.records:
+                fetched += 1
+                seen.add(item.external_id)
+                fingerprint = item_fingerprint(item)
+                before = known.get(item.external_id)
+                if before is not None and before[1] == fingerprint and before[2] == open_status:
+                    continue
+                if before is None:
+                    new += 1
+                else:
+                    changed += 1
+                pending.append(self._item_row(item, fingerprint))
+                if len(pending) >= self.batch_size:
+                    records.upsert_items(self.conn, pending)
+                    pending = []
+            for external_id in page.removed:
+                entry = known.get(external_id)
+                if entry is not None and entry[2] == open_status and external_id not in seen:
+                    to_close.append(entry[0])
+            progress.update(len(page.records))
+            if page.cursor is not None:
+                cursor = page.cursor
+        records.upsert_items(self.conn, pending)
+        if feed.complete:
+            to_close.extend(
+                row_id
+                for ext, (row_id, _fp, status) in known.items()
+                if status == open_status and ext not in seen
+            )
+        records.close_items(self.conn, to_close, self.now)
+        return fetched, new, changed, len(to_close), cursor
+
+    def _debtor_row(self, d: Debtor, fingerprint: str) -> dict[str, Any]:
+        return {
+            "administration_id": self.admin.id,
+            "code": d.code,
+            "name": d.name,
+            "kind": d.kind.value,
+            "email": d.email,
+            "phone": d.phone,
+            "street": d.address.street,
+            "postal_code": d.address.postal_code,
+            "city": d.address.city,
+            "country": d.address.country,
+            "iban": d.iban,
+            "vat_number": d.vat_number,
+            "kvk_number": d.kvk_number,
+            "language": d.language,
+            "payment_term_days": d.payment_term_days,
+            "tags": list(d.tags),
+            "fingerprint": fingerprint,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+
+    def _item_row(self, i: OpenItem, fingerprint: str) -> dict[str, Any]:
+        return {
+            "administration_id": self.admin.id,
+            "external_id": i.external_id,
+            "invoice_number": i.invoice_number,
+            "debtor_code": i.debtor_code,
+            "invoice_date": i.invoice_date,
+            "due_date": i.due_date,
+            "currency": i.open_amount.currency,
+            "amount": i.amount.amount if i.amount is not None else None,
+            "open_amount": i.open_amount.amount,
+            "description": i.description,
+            "status": ItemStatus.OPEN.value,
+            "fingerprint": fingerprint,
+            "first_seen_at": self.now,
+            "updated_at": self.now,
+            "closed_at": None,
+        }
+
+
+def sync_administration(
+    store: Store,
+    ledger: Ledger,
+    admin: AdministrationRecord,
+    *,
+    full: bool = False,
+    batch_size: int = 1000,
+    progress: ProgressFactory = no_progress,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SyncSummary:
+    """Sync one administration in one transaction; errors are returned, not raised."""
+    now = clock()
+    domain_admin = admin.domain()
+    try:
+        with store.begin() as conn:
+            run = _Run(conn, admin, now, batch_size)
+            debtor_cursor = None if full else records.get_cursor(conn, admin.id, DEBTORS)
+            item_cursor = None if full else records.get_cursor(conn, admin.id, ITEMS)
+            debtor_feed = ledger.debtors(domain_admin, debtor_cursor)
+            bar = progress(f"{admin.name}: debtors", debtor_feed.total)
+            try:
+                d_fetched, d_new, d_changed, d_cursor = run.debtors(debtor_feed, bar)
+            finally:
+                bar.close()
+            item_feed = ledger.open_items(domain_admin, item_cursor)
+            bar = progress(f"{admin.name}: items", item_feed.total)
+            try:
+                fetched, new, changed, closed, i_cursor = run.items(item_feed, bar)
+            finally:
+                bar.close()
+            if d_cursor is not None:
+                records.put_cursor(conn, admin.id, DEBTORS, d_cursor, now)
+            if i_cursor is not None:
+                records.put_cursor(conn, admin.id, ITEMS, i_cursor, now)
+            records.record_sync_outcome(conn, admin.id, at=now, status="ok")
+    except ConnectorError as exc:
+        problems = exc.problems if isinstance(exc, InputRejected) else ()
+        return _failed(store, admin, now, str(exc), problems)
+    except Exception as exc:  # an adapter bug must not stop the other administrations
+        logger.exception("sync of administration %s failed", admin.id)
+        return _failed(store, admin, now, f"unexpected error: {type(exc).__name__}: {exc}", ())
+    return SyncSummary(
+        administration_id=admin.id,
+        administration=admin.name,
+        fetched=fetched,
+        new=new,
+        changed=changed,
+        closed=closed,
+        debtors_fetched=d_fetched,
+        debtors_new=d_new,
+        debtors_changed=d_changed,
+    )
+
+
+def _failed(
+    store: Store, admin: AdministrationRecord, now: datetime, error: str,
+    problems: Sequence[str],
+) -> SyncSummary:
+    try:
+        with store.begin() as conn:
+            records.record_sync_outcome(conn, admin.id, at=now, status="error", error=error)
+    except ConnectorError:
+        logger.warning("could not record the failed sync of administration %s", admin.id)
+    return SyncSummary(
+        administration_id=admin.id, administration=admin.name, error=error,
+        problems=tuple(problems),
+    )
+
+
+def discover(store: Store, connection: ConnectionRecord, ledger: Ledger) -> list[AdministrationRecord]:
+    """Ask the ledger which administrations the connection reaches and record them."""
+    found = ledger.administrations()
+    with store.begin() as conn:
+        return records.save_administrations(conn, connection.id, found)
+
+
+def sync_all(
+    store: Store,
+    ledger_for: Callable[[ConnectionRecord], Ledger],
+    *,
+    administration_ids: Sequence[int] | None = None,
+    full: bool = False,
+    batch_size: int = 1000,
+    progress: ProgressFactory = no_progress,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[SyncSummary]:
+    """Sync every active administration (or the ones named); one failure stops none else."""
+    summaries: list[SyncSummary] = []
+    with store.begin() as conn:
+        connections = records.list_connections(conn)
+    for connection in connections:
+        with store.begin() as conn:
+            known = records.list_administrations(conn, connection_id=connection.id)
+        wanted = [a for a in known if administration_ids is None or a.id in administration_ids]
+        if administration_ids is not None and not wanted:
+            continue
+        try:
+            ledger = ledger_for(connection)
+            admins = discover(store, connection, ledger)
+        except ConnectorError as exc:
+            summaries.extend(_failed(store, a, clock(), str(exc), ()) for a in wanted)
+            continue
+        for admin in admins:
+            if administration_ids is not None and admin.id not in administration_ids:
+                continue
+            summaries.append(
+                sync_administration(
+                    store, ledger, admin, full=full, batch_size=batch_size,
+                    progress=progress, clock=clock,
+                )
+            )
+    return summaries
