@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -47,6 +46,7 @@ from connector.sync import sync_all
 
 logger = logging.getLogger("connector")
 
+
 @dataclass
 class Context:
     config_path: str | None
@@ -67,11 +67,18 @@ class Context:
             self._store.check_current()
         return self._store
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
     def ledger_for(self, connection: ConnectionRecord) -> Ledger:
         factory = registry.ledger_factory(connection.ledger)
         return factory(connection.config)
 
+
 pass_context = click.make_pass_decorator(Context)
+
 
 def _progress() -> ProgressFactory:
     if not sys.stderr.isatty():
@@ -83,25 +90,35 @@ def _progress() -> ProgressFactory:
 
     return factory
 
+
 def _admin_ids(conn: Any, ref: str | None) -> list[int] | None:
     if ref is None:
         return None
     return [records.find_administration(conn, ref).id]
+
 
 def _selected_admins(conn: Any, ref: str | None) -> list[AdministrationRecord]:
     if ref is not None:
         return [records.find_administration(conn, ref)]
     return records.list_administrations(conn)
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $CONNECTOR_CONFIG or ./connector.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $CONNECTOR_CONFIG or ./connector.toml).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.version_option(package_name="dunning-connector")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """dunning-connector: keeps a company's receivables collected."""
     ctx.obj = Context(config_path=config_path, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
 
 @cli.command()
 @pass_context
@@ -110,6 +127,7 @@ def init(ctx: Context) -> None:
     store = ctx.store(migrated=False)
     revision = store.migrate()
     click.echo(f"store ready at {store.describe()} (revision {revision})")
+
 
 @cli.command()
 @click.argument("ledger")
@@ -139,6 +157,7 @@ def connect(ctx: Context, ledger: str, name: str | None, path: str | None) -> No
     click.echo(f"connected {connection.name!r} ({ledger}); administrations:")
     _print_administrations(admins, sys.stdout)
 
+
 def _print_administrations(admins: Sequence[AdministrationRecord], out: TextIO) -> None:
     write_table(
         ["ID", "NAME", "CONNECTION", "LEDGER ID", "LAST SYNC", "STATUS"],
@@ -156,6 +175,7 @@ def _print_administrations(admins: Sequence[AdministrationRecord], out: TextIO) 
         out,
         right=(0,),
     )
+
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
@@ -186,6 +206,7 @@ def administrations(ctx: Context, as_json: bool) -> None:
     else:
         _print_administrations(admins, sys.stdout)
 
+
 def _run_sync(
     ctx: Context, *, administration: str | None, full: bool, progress: ProgressFactory
 ) -> list[SyncSummary]:
@@ -200,6 +221,7 @@ def _run_sync(
         batch_size=ctx.settings.sync_batch_size,
         progress=progress,
     )
+
 
 def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
     write_table(
@@ -224,9 +246,14 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
         for problem in s.problems:
             click.echo(f"  {problem}", err=True)
 
+
 @cli.command()
-@click.option("--administration", "administration", metavar="ID",
-              help="Only this administration (id, ledger id or name).")
+@click.option(
+    "--administration",
+    "administration",
+    metavar="ID",
+    help="Only this administration (id, ledger id or name).",
+)
 @click.option("--full", is_flag=True, help="Ignore the stored cursors and read everything.")
 @pass_context
 def sync(ctx: Context, administration: str | None, full: bool) -> None:
@@ -239,9 +266,11 @@ def sync(ctx: Context, administration: str | None, full: bool) -> None:
     failed = [s for s in summaries if not s.ok]
     if failed:
         noun = "administration" if len(failed) == 1 else "administrations"
-        click.echo(f"connector: {len(failed)} {noun} failed to sync; the others are up to date",
-                   err=True)
+        click.echo(
+            f"connector: {len(failed)} {noun} failed to sync; the others are up to date", err=True
+        )
         sys.exit(1)
+
 
 @cli.command()
 @click.option("--administration", metavar="ID", help="Only this administration.")
@@ -280,15 +309,22 @@ def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
         right=(0,),
     )
 
+
 def _item_status(status: str, due: date, today: date) -> str:
     if status == ItemStatus.OPEN.value and due < today:
         return "overdue"
     return status
 
+
 @cli.command()
 @click.option("--administration", metavar="ID", help="Only this administration.")
-@click.option("--status", type=click.Choice(["open", "overdue", "paid", "all"]), default="open",
-              show_default=True, help="open includes overdue items.")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "overdue", "paid", "all"]),
+    default="open",
+    show_default=True,
+    help="open includes overdue items.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_context
 def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
@@ -298,10 +334,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
         stored = {"open": "open", "overdue": "open", "paid": "paid", "all": None}[status]
         rows = records.list_items(conn, administration_ids=list(admins), status=stored)
     today = {a.id: reports.local_today(a.timezone) for a in admins.values()}
-    shown = [
-        (r, _item_status(r.status, r.due_date, today[r.administration_id]))
-        for r in rows
-    ]
+    shown = [(r, _item_status(r.status, r.due_date, today[r.administration_id])) for r in rows]
     if status == "overdue":
         shown = [(r, s) for r, s in shown if s == "overdue"]
     if as_json:
@@ -327,31 +360,57 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
     write_table(
         ["ADM", "ID", "INVOICE", "DEBTOR", "DUE", "CUR", "OPEN", "STATUS"],
         [
-            (r.administration_id, r.id, r.invoice_number, r.debtor_code, r.due_date,
-             r.currency, amount_text(r.open_amount), s)
+            (
+                r.administration_id,
+                r.id,
+                r.invoice_number,
+                r.debtor_code,
+                r.due_date,
+                r.currency,
+                amount_text(r.open_amount),
+                s,
+            )
             for r, s in shown
         ],
         sys.stdout,
         right=(0, 1, 6),
     )
 
+
 @cli.group()
 def report() -> None:
     """Reports over the open items."""
 
+
 def _print_aging(rows: Sequence[reports.AgingRow], out: TextIO) -> None:
     write_table(
-        ["ID", "ADMINISTRATION", "CUR", "NOT DUE", "1-30", "31-60", "61-90", ">90", "TOTAL",
-         "ITEMS"],
         [
-            (r.administration_id, r.administration, r.currency,
-             *(amount_text(r.buckets[b]) for b in reports.BUCKETS), amount_text(r.total),
-             r.items)
+            "ID",
+            "ADMINISTRATION",
+            "CUR",
+            "NOT DUE",
+            "1-30",
+            "31-60",
+            "61-90",
+            ">90",
+            "TOTAL",
+            "ITEMS",
+        ],
+        [
+            (
+                r.administration_id,
+                r.administration,
+                r.currency,
+                *(amount_text(r.buckets[b]) for b in reports.BUCKETS),
+                amount_text(r.total),
+                r.items,
+            )
             for r in rows
         ],
         out,
         right=(0, 3, 4, 5, 6, 7, 8, 9),
     )
+
 
 @report.command("aging")
 @click.option("--administration", metavar="ID", help="Only this administration.")
@@ -378,6 +437,7 @@ def report_aging(ctx: Context, administration: str | None, as_json: bool) -> Non
         )
     else:
         _print_aging(rows, sys.stdout)
+
 
 @report.command("dso")
 @click.option("--administration", metavar="ID", help="Only this administration.")
@@ -422,9 +482,16 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
         right=(0, 3, 4),
     )
 
+
 @cli.command()
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), default="demo-data",
-              show_default=True, help="Where to write the demo exports.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    default="demo-data",
+    show_default=True,
+    help="Where to write the demo exports.",
+)
 @pass_context
 def demo(ctx: Context, data_dir: str) -> None:
     """Run the main job end to end on shipped demo data: init, connect, sync, aging."""
@@ -436,7 +503,10 @@ def demo(ctx: Context, data_dir: str) -> None:
     ledger = registry.ledger_factory("files")({"path": str(folder.resolve())})
     with store.begin() as conn:
         connection = records.save_connection(
-            conn, name="demo", ledger="files", config={"path": str(folder.resolve())},
+            conn,
+            name="demo",
+            ledger="files",
+            config={"path": str(folder.resolve())},
             now=datetime.now(UTC),
         )
     admins = discover(store, connection, ledger)
@@ -453,31 +523,51 @@ def demo(ctx: Context, data_dir: str) -> None:
     if any(not s.ok for s in summaries):
         sys.exit(1)
 
+
 @cli.command()
-@click.option("--interval", type=click.IntRange(min=1), default=60, show_default=True,
-              help="Minutes between syncs of every administration.")
+@click.option(
+    "--interval",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Minutes between syncs of every administration.",
+)
 @click.option("--once", is_flag=True, help="Sync once and exit (for cron).")
 @pass_context
 def run(ctx: Context, interval: int, once: bool) -> None:
-    """Keep the store in sync: every administration, every INTERVAL minutes, until stopped."""
+    """Keep the store in sync: every administration, every INTERVAL minutes, until stopped.
+
+    Creates or upgrades the store first, so that a fresh container starts by itself.
+    """
+    ctx.store(migrated=False).migrate()
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    while not stop.is_set():
-        summaries = _run_sync(ctx, administration=None, full=False, progress=no_progress)
-        for s in summaries:
-            if s.ok:
-                logger.warning("synced %s: %d items, %d new, %d changed, %d closed",
-                               s.administration, s.fetched, s.new, s.changed, s.closed)
-            else:
-                logger.error("sync of %s failed: %s", s.administration, s.error)
-        if once:
-            return
-        stop.wait(interval * 60)
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.is_set():
+            summaries = _run_sync(ctx, administration=None, full=False, progress=no_progress)
+            for s in summaries:
+                if s.ok:
+                    logger.warning(
+                        "synced %s: %d items, %d new, %d changed, %d closed",
+                        s.administration,
+                        s.fetched,
+                        s.new,
+                        s.changed,
+                        s.closed,
+                    )
+                else:
+                    logger.error("sync of %s failed: %s", s.administration, s.error)
+            if once:
+                return
+            stop.wait(interval * 60)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one line on stderr for any error, never a traceback without --debug."""

@@ -49,7 +49,9 @@ def materialize(target: Path, today: date) -> Path:
             (destination / name).write_bytes((source / name).read_bytes())
         items = (source / "items.csv").read_text(encoding="utf-8")
         (destination / "items.csv").write_text(
-            shift_dates(items, shift), encoding="utf-8", newline="",
+            shift_dates(items, shift),
+            encoding="utf-8",
+            newline="",
         )
     return target
 

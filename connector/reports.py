@@ -86,7 +86,9 @@ def aging(
                     administration_id=admin.id,
                     administration=admin.name,
                     currency=currency,
-                    buckets=sums[currency] if currency in sums else {b: Decimal(0) for b in BUCKETS},
+                    buckets=sums[currency]
+                    if currency in sums
+                    else {b: Decimal(0) for b in BUCKETS},
                     items=counts[currency],
                 )
             )
@@ -136,7 +138,8 @@ def countback_dso(
     used = 0
     while month >= earliest:
         in_month = (
-            today.day if month == _month_start(today)
+            today.day
+            if month == _month_start(today)
             else calendar.monthrange(month.year, month.month)[1]
         )
         sales = sales_by_month.get(month, Decimal(0))

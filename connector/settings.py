@@ -98,9 +98,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], Any], str]] = {
 }
 
 
-def load_settings(
-    environ: Mapping[str, str], *, config_path: str | Path | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str], *, config_path: str | Path | None = None) -> Settings:
     """Read the config file (if any) and the environment into Settings."""
     explicit = config_path or environ.get("CONNECTOR_CONFIG")
     path = Path(explicit) if explicit else Path(DEFAULT_CONFIG)

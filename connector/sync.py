@@ -105,9 +105,20 @@ def debtor_fingerprint(debtor: Debtor) -> str:
     a = debtor.address
     return _digest(
         (
-            debtor.name, debtor.kind.value, debtor.email, debtor.phone, a.street, a.postal_code,
-            a.city, a.country, debtor.iban, debtor.vat_number, debtor.kvk_number,
-            debtor.language, debtor.payment_term_days, ";".join(debtor.tags),
+            debtor.name,
+            debtor.kind.value,
+            debtor.email,
+            debtor.phone,
+            a.street,
+            a.postal_code,
+            a.city,
+            a.country,
+            debtor.iban,
+            debtor.vat_number,
+            debtor.kvk_number,
+            debtor.language,
+            debtor.payment_term_days,
+            ";".join(debtor.tags),
         )
     )
 
@@ -150,7 +161,9 @@ class _Run:
         records.upsert_debtors(self.conn, pending)
         return fetched, new, changed, cursor
 
-    def items(self, feed: Feed[OpenItem], progress: Progress) -> tuple[int, int, int, int, str | None]:
+    def items(
+        self, feed: Feed[OpenItem], progress: Progress
+    ) -> tuple[int, int, int, int, str | None]:
         known = records.item_index(self.conn, self.admin.id)
         seen: set[str] = set()
         to_close: list[int] = []
@@ -289,7 +302,10 @@ def sync_administration(
 
 
 def _failed(
-    store: Store, admin: AdministrationRecord, now: datetime, error: str,
+    store: Store,
+    admin: AdministrationRecord,
+    now: datetime,
+    error: str,
     problems: Sequence[str],
 ) -> SyncSummary:
     try:
@@ -298,12 +314,16 @@ def _failed(
     except ConnectorError:
         logger.warning("could not record the failed sync of administration %s", admin.id)
     return SyncSummary(
-        administration_id=admin.id, administration=admin.name, error=error,
+        administration_id=admin.id,
+        administration=admin.name,
+        error=error,
         problems=tuple(problems),
     )
 
 
-def discover(store: Store, connection: ConnectionRecord, ledger: Ledger) -> list[AdministrationRecord]:
+def discover(
+    store: Store, connection: ConnectionRecord, ledger: Ledger
+) -> list[AdministrationRecord]:
     """Ask the ledger which administrations the connection reaches and record them."""
     found = ledger.administrations()
     with store.begin() as conn:
@@ -341,8 +361,13 @@ def sync_all(
                 continue
             summaries.append(
                 sync_administration(
-                    store, ledger, admin, full=full, batch_size=batch_size,
-                    progress=progress, clock=clock,
+                    store,
+                    ledger,
+                    admin,
+                    full=full,
+                    batch_size=batch_size,
+                    progress=progress,
+                    clock=clock,
                 )
             )
     return summaries

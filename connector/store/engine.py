@@ -66,7 +66,10 @@ class Store:
             if database and database != ":memory:":
                 parent = Path(database).expanduser().resolve().parent
                 if not parent.is_dir():
-                    msg = f"the store's folder {parent} does not exist; create it or change database_url"
+                    msg = (
+                        f"the store's folder {parent} does not exist; "
+                        "create it or change database_url"
+                    )
                     raise ConfigError(msg)
         elif self.dialect == "postgresql":
             kwargs["pool_pre_ping"] = True

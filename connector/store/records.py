@@ -257,8 +257,14 @@ def put_cursor(
     upsert(
         conn,
         sync_cursors,
-        [{"administration_id": administration_id, "stream": stream, "cursor": cursor,
-          "updated_at": now}],
+        [
+            {
+                "administration_id": administration_id,
+                "stream": stream,
+                "cursor": cursor,
+                "updated_at": now,
+            }
+        ],
         keys=("administration_id", "stream"),
     )
 
@@ -305,8 +311,9 @@ def close_items(conn: Connection, row_ids: Iterable[int], now: datetime) -> None
         conn.execute(
             update(open_items)
             .where(open_items.c.id.in_(ids[start : start + 10_000]))
-            .values(status=ItemStatus.PAID.value, open_amount=Decimal(0), closed_at=now,
-                    updated_at=now)
+            .values(
+                status=ItemStatus.PAID.value, open_amount=Decimal(0), closed_at=now, updated_at=now
+            )
         )
 
 

@@ -21,7 +21,10 @@ from sqlalchemy.sql.dml import Insert
 
 @lru_cache(maxsize=64)
 def _statement(
-    dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
     keep: tuple[str, ...],
 ) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -24,12 +24,31 @@ from connector.demo import materialize
 from connector.demo import shipped_data
 
 DEBTOR_COLUMNS = [
-    "debtor_code", "name", "kind", "email", "phone", "street", "postal_code", "city", "country",
-    "iban", "vat_number", "kvk_number", "language", "payment_term_days", "tags",
+    "debtor_code",
+    "name",
+    "kind",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "iban",
+    "vat_number",
+    "kvk_number",
+    "language",
+    "payment_term_days",
+    "tags",
 ]
 ITEM_COLUMNS = [
-    "invoice_number", "debtor_code", "invoice_date", "due_date", "amount", "open_amount",
-    "currency", "description",
+    "invoice_number",
+    "debtor_code",
+    "invoice_date",
+    "due_date",
+    "amount",
+    "open_amount",
+    "currency",
+    "description",
 ]
 EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
@@ -58,8 +77,10 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def administrations(root: Path) -> dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]:
     """Directory name -> (debtors, items)."""
     return {
-        directory.name: (read_csv(directory / "debtors.csv")[1],
-                         read_csv(directory / "items.csv")[1])
+        directory.name: (
+            read_csv(directory / "debtors.csv")[1],
+            read_csv(directory / "items.csv")[1],
+        )
         for directory in sorted(root.iterdir())
         if directory.is_dir()
     }
@@ -76,13 +97,15 @@ def admins(data: Path) -> dict[str, tuple[list[dict[str, str]], list[dict[str, s
     return administrations(data)
 
 
-def all_debtors(admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]
-                ) -> list[dict[str, str]]:
+def all_debtors(
+    admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]],
+) -> list[dict[str, str]]:
     return [d for debtors, _ in admins.values() for d in debtors]
 
 
-def all_items(admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]
-              ) -> list[dict[str, str]]:
+def all_items(
+    admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]],
+) -> list[dict[str, str]]:
     return [i for _, items in admins.values() for i in items]
 
 
@@ -120,12 +143,14 @@ def test_shipped_files_are_readable_from_the_package() -> None:
 # --- debtors -----------------------------------------------------------------------------------
 
 
-def test_ibans_validate(admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]
-                        ) -> None:
+def test_ibans_validate(
+    admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]],
+) -> None:
     debtors = all_debtors(admins)
     ibans = [d["iban"] for d in debtors if d["iban"]]
-    assert all(iban.is_valid(number) for number in ibans), [n for n in ibans
-                                                            if not iban.is_valid(n)]
+    assert all(iban.is_valid(number) for number in ibans), [
+        n for n in ibans if not iban.is_valid(n)
+    ]
     assert all(number == iban.compact(number) for number in ibans)
     dutch = [d["iban"] for d in debtors if d["iban"] and d["country"] == "NL"]
     assert all(number.startswith("NL") for number in dutch)
@@ -137,8 +162,10 @@ def test_emails_well_formed_and_unique_per_administration(
 ) -> None:
     for name, (debtors, _) in admins.items():
         emails = [d["email"] for d in debtors]
-        assert all(EMAIL.match(e) for e in emails), (name, [e for e in emails
-                                                           if not EMAIL.match(e)])
+        assert all(EMAIL.match(e) for e in emails), (
+            name,
+            [e for e in emails if not EMAIL.match(e)],
+        )
         assert len(set(emails)) == len(emails), name
 
 
@@ -152,8 +179,9 @@ def test_debtor_codes_and_names_unique_per_administration(
         assert len(set(names)) == len(names)
 
 
-def test_debtor_fields(admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]
-                       ) -> None:
+def test_debtor_fields(
+    admins: dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]],
+) -> None:
     debtors = all_debtors(admins)
     for d in debtors:
         assert d["kind"] in ("business", "consumer")
@@ -242,8 +270,11 @@ def test_amounts_fit_the_trade(
         return amounts[len(amounts) // 2]
 
     bakery, installer = median("bakkerij-van-dijk"), median("installatiebedrijf-jansen")
-    assert Decimal(10) < bakery < Decimal(1000) < max(
-        Decimal(i["amount"]) for i in admins["installatiebedrijf-jansen"][1]
+    assert (
+        Decimal(10)
+        < bakery
+        < Decimal(1000)
+        < max(Decimal(i["amount"]) for i in admins["installatiebedrijf-jansen"][1])
     )
     assert installer > bakery
 
@@ -295,9 +326,7 @@ def test_materialize_at_the_anchor_is_the_shipped_data(tmp_path: Path) -> None:
     shipped = shipped_data()
     for directory in sorted(p for p in root.iterdir()):
         for file in ("administration.toml", "debtors.csv", "items.csv"):
-            assert (directory / file).read_bytes() == (
-                shipped / directory.name / file
-            ).read_bytes()
+            assert (directory / file).read_bytes() == (shipped / directory.name / file).read_bytes()
 
 
 def test_materialize_overwrites_its_earlier_copy(tmp_path: Path) -> None:
@@ -328,7 +357,9 @@ def load_generator(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 @pytest.mark.skipif(not GENERATOR.exists(), reason="runs from a source checkout only")
 def test_shipped_data_is_what_the_generator_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     generator = load_generator(monkeypatch)
     monkeypatch.setattr(generator, "OUT", tmp_path / "demo_data")
@@ -336,8 +367,11 @@ def test_shipped_data_is_what_the_generator_writes(
     capsys.readouterr()
     shipped = shipped_data()
     assert anchor_date() == generator.ANCHOR
-    written = sorted(p.relative_to(tmp_path / "demo_data") for p in
-                     (tmp_path / "demo_data").rglob("*") if p.is_file())
+    written = sorted(
+        p.relative_to(tmp_path / "demo_data")
+        for p in (tmp_path / "demo_data").rglob("*")
+        if p.is_file()
+    )
     assert len(written) == 2 + 3 * 3
     for relative in written:
         target = shipped.joinpath(*relative.parts)

@@ -20,8 +20,17 @@ D = Decimal
 
 @pytest.mark.parametrize(
     ("days", "bucket"),
-    [(-5, "not_due"), (0, "not_due"), (1, "1-30"), (30, "1-30"), (31, "31-60"), (60, "31-60"),
-     (61, "61-90"), (90, "61-90"), (91, "90+")],
+    [
+        (-5, "not_due"),
+        (0, "not_due"),
+        (1, "1-30"),
+        (30, "1-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "90+"),
+    ],
 )
 def test_bucket_boundaries(days, bucket):
     assert reports.bucket_of(days) == bucket
@@ -29,8 +38,9 @@ def test_bucket_boundaries(days, bucket):
 
 def test_countback_within_current_month():
     # 20 days into March with 2,000 of sales; 1,000 outstanding covers half of them.
-    days, used, complete = reports.countback_dso(D(1000), {date(2026, 3, 1): D(2000)},
-                                                 date(2026, 3, 20))
+    days, used, complete = reports.countback_dso(
+        D(1000), {date(2026, 3, 1): D(2000)}, date(2026, 3, 20)
+    )
     assert (days, used, complete) == (D("10.0"), 1, True)
 
 
@@ -49,8 +59,9 @@ def test_countback_leap_february_counts_29_days():
 
 
 def test_countback_running_out_of_history_is_marked_incomplete():
-    days, used, complete = reports.countback_dso(D(900), {date(2026, 3, 1): D(100)},
-                                                 date(2026, 3, 15))
+    days, used, complete = reports.countback_dso(
+        D(900), {date(2026, 3, 1): D(100)}, date(2026, 3, 15)
+    )
     assert not complete and used == 1 and days == D("15.0")
 
 
@@ -67,24 +78,33 @@ def test_local_today_is_the_administrations_date():
 def test_aging_and_dso_from_the_store(store: Store):
     ledger = FakeLedger(admins=[Administration("a", "Alpha")])
     today = date(2026, 3, 31)
-    ledger.set_items("a", [
-        item(1, open_amount="100.00", due=date(2026, 4, 10), invoice_date=date(2026, 3, 27)),
-        item(2, open_amount="200.00", due=date(2026, 3, 30), invoice_date=date(2026, 3, 2)),
-        item(3, open_amount="300.00", due=date(2026, 1, 15), invoice_date=date(2026, 1, 1)),
-        item(4, open_amount="-50.00", due=date(2026, 3, 1), invoice_date=date(2026, 2, 1)),
-        item(5, open_amount="400.00", due=date(2025, 11, 1), invoice_date=date(2025, 10, 1)),
-    ])
+    ledger.set_items(
+        "a",
+        [
+            item(1, open_amount="100.00", due=date(2026, 4, 10), invoice_date=date(2026, 3, 27)),
+            item(2, open_amount="200.00", due=date(2026, 3, 30), invoice_date=date(2026, 3, 2)),
+            item(3, open_amount="300.00", due=date(2026, 1, 15), invoice_date=date(2026, 1, 1)),
+            item(4, open_amount="-50.00", due=date(2026, 3, 1), invoice_date=date(2026, 2, 1)),
+            item(5, open_amount="400.00", due=date(2025, 11, 1), invoice_date=date(2025, 10, 1)),
+        ],
+    )
     with store.begin() as conn:
-        c = records.save_connection(conn, name="f", ledger="fake", config={},
-                                    now=datetime(2026, 3, 31, tzinfo=UTC))
+        c = records.save_connection(
+            conn, name="f", ledger="fake", config={}, now=datetime(2026, 3, 31, tzinfo=UTC)
+        )
         records.save_administrations(conn, c.id, ledger.administrations())
     sync_all(store, lambda _c: ledger)
     with store.begin() as conn:
         admins = records.list_administrations(conn)
         [row] = reports.aging(conn, admins, today=today)
         [dso] = reports.dso(conn, admins, today=today)
-    assert row.buckets == {"not_due": D(100), "1-30": D(150), "31-60": D(0), "61-90": D(300),
-                           "90+": D(400)}
+    assert row.buckets == {
+        "not_due": D(100),
+        "1-30": D(150),
+        "31-60": D(0),
+        "61-90": D(300),
+        "90+": D(400),
+    }
     assert row.total == D(950) and row.items == 5
     assert dso.receivables == D(950)
     assert dso.history_from == date(2025, 10, 1)
@@ -93,8 +113,12 @@ def test_aging_and_dso_from_the_store(store: Store):
     # last 400 exactly (31 d).
     expected, _, complete = reports.countback_dso(
         D(950),
-        {date(2026, 3, 1): D(300), date(2026, 2, 1): D(-50), date(2026, 1, 1): D(300),
-         date(2025, 10, 1): D(400)},
+        {
+            date(2026, 3, 1): D(300),
+            date(2026, 2, 1): D(-50),
+            date(2026, 1, 1): D(300),
+            date(2025, 10, 1): D(400),
+        },
         today,
     )
     assert dso.dso_days == expected and complete

@@ -35,12 +35,21 @@ def test_file_then_environment_wins(tmp_path: Path):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        pytest.param('timezone = "Mars/Olympus"', "c.toml: timezone: expected an IANA timezone",
-                     id="bad-timezone"),
-        pytest.param("sync_batch_size = 0", "c.toml: sync_batch_size: expected a whole number",
-                     id="zero-batch"),
-        pytest.param('database_url = "::nope::"', "c.toml: database_url: expected a database URL",
-                     id="bad-url"),
+        pytest.param(
+            'timezone = "Mars/Olympus"',
+            "c.toml: timezone: expected an IANA timezone",
+            id="bad-timezone",
+        ),
+        pytest.param(
+            "sync_batch_size = 0",
+            "c.toml: sync_batch_size: expected a whole number",
+            id="zero-batch",
+        ),
+        pytest.param(
+            'database_url = "::nope::"',
+            "c.toml: database_url: expected a database URL",
+            id="bad-url",
+        ),
         pytest.param("log_level = 3", "c.toml: log_level: expected one of", id="bad-level"),
         pytest.param("timezon = 'Europe/Amsterdam'", "unknown setting 'timezon'", id="typo"),
         pytest.param("database_url = [", "not valid TOML", id="broken-toml"),

@@ -35,8 +35,9 @@ def _state(store: Store, admin: str = "a") -> dict[str, tuple[str, Decimal]]:
     with store.begin() as conn:
         admin_id = records.find_administration(conn, admin).id
         rows = conn.execute(
-            select(open_items.c.external_id, open_items.c.status, open_items.c.open_amount)
-            .where(open_items.c.administration_id == admin_id)
+            select(open_items.c.external_id, open_items.c.status, open_items.c.open_amount).where(
+                open_items.c.administration_id == admin_id
+            )
         )
         return {ext: (status, amount) for ext, status, amount in rows}
 
@@ -109,9 +110,13 @@ def test_failure_rolls_back_that_administration_only(store: Store, ledger: FakeL
     assert set(_state(store, "b").values()) == {("open", Decimal("2.00"))}
     with store.begin() as conn:
         alpha = records.find_administration(conn, "Alpha")
-        alpha_items = conn.execute(
-            select(open_items.c.open_amount).where(open_items.c.administration_id == alpha.id)
-        ).scalars().all()
+        alpha_items = (
+            conn.execute(
+                select(open_items.c.open_amount).where(open_items.c.administration_id == alpha.id)
+            )
+            .scalars()
+            .all()
+        )
     assert set(alpha_items) == {Decimal("100.00")}
     assert alpha.last_sync_status == "error" and "ledger broke" in alpha.last_sync_error
 
@@ -128,7 +133,8 @@ def test_debtor_changes_are_detected(store: Store, ledger: FakeLedger):
     _connect(store, ledger)
     _sync(store, ledger)
     ledger.debtors_by_admin["a"] = [
-        Debtor("D1", "Jansen B.V.", email="factuur@jansen.nl"), Debtor("D2", "Smit"),
+        Debtor("D1", "Jansen B.V.", email="factuur@jansen.nl"),
+        Debtor("D2", "Smit"),
     ]
     [alpha] = [s for s in _sync(store, ledger) if s.administration == "Alpha"]
     assert (alpha.debtors_new, alpha.debtors_changed) == (1, 1)

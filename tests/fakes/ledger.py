@@ -20,8 +20,14 @@ from connector.ports import Feed
 from connector.ports import Page
 
 
-def item(n: int, *, open_amount: str = "100.00", due: date = date(2026, 1, 31),
-         debtor: str = "D1", invoice_date: date | None = date(2026, 1, 1)) -> OpenItem:
+def item(
+    n: int,
+    *,
+    open_amount: str = "100.00",
+    due: date = date(2026, 1, 31),
+    debtor: str = "D1",
+    invoice_date: date | None = date(2026, 1, 1),
+) -> OpenItem:
     return OpenItem(
         external_id=f"X{n}",
         invoice_number=f"2026-{n:05d}",
@@ -58,8 +64,9 @@ class FakeLedger:
 
     def debtors(self, administration: Administration, cursor: str | None) -> Feed[Debtor]:
         records = self.debtors_by_admin.get(administration.external_id, [])
-        return Feed(pages=iter([Page(records=records, cursor="d1")]), complete=True,
-                    total=len(records))
+        return Feed(
+            pages=iter([Page(records=records, cursor="d1")]), complete=True, total=len(records)
+        )
 
     def set_items(self, admin: str, items: list[OpenItem]) -> None:
         """Replace what is open, recording the changes for incremental reads."""
@@ -84,8 +91,9 @@ class FakeLedger:
             removed = [c[1] for c in changed if c[2] is None]
             pages = iter([Page(records=records, removed=removed, cursor=str(self.version))])
             return Feed(pages=pages, complete=False)
-        return Feed(pages=self._pages(ext), complete=True,
-                    total=len(self.items_by_admin.get(ext, [])))
+        return Feed(
+            pages=self._pages(ext), complete=True, total=len(self.items_by_admin.get(ext, []))
+        )
 
     def _pages(self, ext: str) -> Iterator[Page[OpenItem]]:
         records = self.items_by_admin.get(ext, [])
@@ -95,15 +103,20 @@ class FakeLedger:
                 msg = f"ledger broke while reading {ext}"
                 raise LedgerError(msg)
             last = start + self.page_size >= len(records)
-            yield Page(records=records[start : start + self.page_size],
-                       cursor=str(self.version) if last else None)
+            yield Page(
+                records=records[start : start + self.page_size],
+                cursor=str(self.version) if last else None,
+            )
         if not records:
             yield Page(cursor=str(self.version))
 
     def read_items(self, administration: Administration, external_ids: Sequence[str]):
         wanted = set(external_ids)
-        return [i for i in self.items_by_admin.get(administration.external_id, [])
-                if i.external_id in wanted]
+        return [
+            i
+            for i in self.items_by_admin.get(administration.external_id, [])
+            if i.external_id in wanted
+        ]
 
     def record_payment(self, *args, **kwargs):
         msg = "fake ledger takes no payments"

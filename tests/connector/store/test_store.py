@@ -30,10 +30,20 @@ def _admin(store: Store) -> int:
 
 def _row(admin_id: int, n: int, amount: str) -> dict:
     return {
-        "administration_id": admin_id, "external_id": f"X{n}", "invoice_number": f"I{n}",
-        "debtor_code": "D", "invoice_date": None, "due_date": NOW.date(), "currency": "EUR",
-        "amount": Decimal(amount), "open_amount": Decimal(amount), "description": "",
-        "status": "open", "fingerprint": "f", "first_seen_at": NOW, "updated_at": NOW,
+        "administration_id": admin_id,
+        "external_id": f"X{n}",
+        "invoice_number": f"I{n}",
+        "debtor_code": "D",
+        "invoice_date": None,
+        "due_date": NOW.date(),
+        "currency": "EUR",
+        "amount": Decimal(amount),
+        "open_amount": Decimal(amount),
+        "description": "",
+        "status": "open",
+        "fingerprint": "f",
+        "first_seen_at": NOW,
+        "updated_at": NOW,
         "closed_at": None,
     }
 
@@ -42,8 +52,12 @@ def test_amounts_round_trip_exactly(store: Store):
     admin = _admin(store)
     amounts = ["0.01", "-12.34", "1234567890.1234", "0.0001", "99999999.99"]
     with store.begin() as conn:
-        upsert(conn, open_items, [_row(admin, n, a) for n, a in enumerate(amounts)],
-               keys=("administration_id", "external_id"))
+        upsert(
+            conn,
+            open_items,
+            [_row(admin, n, a) for n, a in enumerate(amounts)],
+            keys=("administration_id", "external_id"),
+        )
         got = dict(conn.execute(select(open_items.c.external_id, open_items.c.open_amount)).all())
     assert [got[f"X{n}"] for n in range(len(amounts))] == [Decimal(a) for a in amounts]
     with store.begin() as conn:
@@ -56,8 +70,9 @@ def test_more_than_four_decimals_is_refused(tmp_path):
     store.migrate()
     admin = _admin(store)
     with pytest.raises(Exception, match="more than 4 decimals"), store.begin() as conn:
-        upsert(conn, open_items, [_row(admin, 1, "0.00001")],
-               keys=("administration_id", "external_id"))
+        upsert(
+            conn, open_items, [_row(admin, 1, "0.00001")], keys=("administration_id", "external_id")
+        )
 
 
 def test_datetimes_come_back_aware_utc(store: Store):
@@ -86,8 +101,13 @@ def test_upsert_is_one_statement_per_batch_and_updates(store: Store):
     changed = [_row(admin, n, "5.00") for n in range(500)] + [_row(admin, 1000, "7.00")]
     statements.clear()
     with store.begin() as conn:
-        upsert(conn, open_items, changed, keys=("administration_id", "external_id"),
-               keep=("first_seen_at",))
+        upsert(
+            conn,
+            open_items,
+            changed,
+            keys=("administration_id", "external_id"),
+            keep=("first_seen_at",),
+        )
         got = dict(conn.execute(select(open_items.c.external_id, open_items.c.open_amount)).all())
     assert len(statements) == 1
     assert len(got) == 1001

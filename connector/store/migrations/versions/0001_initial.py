@@ -120,7 +120,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_open_items_admin_status_due", "open_items", ["administration_id", "status", "due_date"]
     )
-    op.create_index("ix_open_items_admin_debtor", "open_items", ["administration_id", "debtor_code"])
+    op.create_index(
+        "ix_open_items_admin_debtor", "open_items", ["administration_id", "debtor_code"]
+    )
     op.create_table(
         "sync_cursors",
         sa.Column("administration_id", sa.Integer, nullable=False),
