@@ -42,12 +42,31 @@ SEED = 20260115
 OUT = Path(__file__).resolve().parent.parent / "connector" / "demo_data"
 
 DEBTOR_COLUMNS = (
-    "debtor_code", "name", "kind", "email", "phone", "street", "postal_code", "city", "country",
-    "iban", "vat_number", "kvk_number", "language", "payment_term_days", "tags",
+    "debtor_code",
+    "name",
+    "kind",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "iban",
+    "vat_number",
+    "kvk_number",
+    "language",
+    "payment_term_days",
+    "tags",
 )
 ITEM_COLUMNS = (
-    "invoice_number", "debtor_code", "invoice_date", "due_date", "amount", "open_amount",
-    "currency", "description",
+    "invoice_number",
+    "debtor_code",
+    "invoice_date",
+    "due_date",
+    "amount",
+    "open_amount",
+    "currency",
+    "description",
 )
 
 CENT = Decimal("0.01")
@@ -109,21 +128,78 @@ GRONINGEN_AREA = [
 GRONINGEN_WEIGHTS = [50, 6, 8, 8, 4, 4, 3, 4, 5, 8]
 
 STREETS = [
-    "Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsweg", "Julianalaan", "Beatrixstraat",
-    "Wilhelminastraat", "Oranjelaan", "Hoofdstraat", "Schoolstraat", "Nieuwstraat", "Marktstraat",
-    "Parallelweg", "Havenstraat", "Lindenlaan", "Eikenlaan", "Beukenlaan", "Kastanjelaan",
-    "Rembrandtlaan", "Vondelstraat", "Prinses Irenestraat", "Burgemeester de Withstraat",
-    "Emmastraat", "Mauritsstraat", "Spoorstraat", "Zandweg", "Koningin Julianaweg",
-    "Van Goghstraat", "Merelstraat", "Lijsterbeslaan", "Zonnebloemstraat", "Tulpstraat",
-    "Ganzenmarkt", "Achter de Kerk", "Singel", "Oude Gracht", "Nieuwe Weg", "Veldweg",
-    "Jan Steenstraat", "Thorbeckelaan", "Graaf Florisstraat", "Hofstraat", "Bloemstraat",
-    "Esdoornlaan", "Populierenlaan", "Karel Doormanstraat", "Piet Heinstraat", "Rijnkade",
-    "Waterstraat", "Zuiderstraat", "Noorderweg", "Brink", "Boslaan", "Reigerlaan",
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Molenweg",
+    "Stationsweg",
+    "Julianalaan",
+    "Beatrixstraat",
+    "Wilhelminastraat",
+    "Oranjelaan",
+    "Hoofdstraat",
+    "Schoolstraat",
+    "Nieuwstraat",
+    "Marktstraat",
+    "Parallelweg",
+    "Havenstraat",
+    "Lindenlaan",
+    "Eikenlaan",
+    "Beukenlaan",
+    "Kastanjelaan",
+    "Rembrandtlaan",
+    "Vondelstraat",
+    "Prinses Irenestraat",
+    "Burgemeester de Withstraat",
+    "Emmastraat",
+    "Mauritsstraat",
+    "Spoorstraat",
+    "Zandweg",
+    "Koningin Julianaweg",
+    "Van Goghstraat",
+    "Merelstraat",
+    "Lijsterbeslaan",
+    "Zonnebloemstraat",
+    "Tulpstraat",
+    "Ganzenmarkt",
+    "Achter de Kerk",
+    "Singel",
+    "Oude Gracht",
+    "Nieuwe Weg",
+    "Veldweg",
+    "Jan Steenstraat",
+    "Thorbeckelaan",
+    "Graaf Florisstraat",
+    "Hofstraat",
+    "Bloemstraat",
+    "Esdoornlaan",
+    "Populierenlaan",
+    "Karel Doormanstraat",
+    "Piet Heinstraat",
+    "Rijnkade",
+    "Waterstraat",
+    "Zuiderstraat",
+    "Noorderweg",
+    "Brink",
+    "Boslaan",
+    "Reigerlaan",
 ]
 BUSINESS_STREETS = [
-    "Industrieweg", "Nijverheidsweg", "Handelskade", "Ambachtsweg", "Edisonweg",
-    "Marconistraat", "Bedrijvenweg", "Energieweg", "Transportweg", "Zuiderparkweg",
-    "Kanaalweg", "Koopmansweg", "Mercuriusweg", "Galvaniweg", "Zwarteweg", "Innovatielaan",
+    "Industrieweg",
+    "Nijverheidsweg",
+    "Handelskade",
+    "Ambachtsweg",
+    "Edisonweg",
+    "Marconistraat",
+    "Bedrijvenweg",
+    "Energieweg",
+    "Transportweg",
+    "Zuiderparkweg",
+    "Kanaalweg",
+    "Koopmansweg",
+    "Mercuriusweg",
+    "Galvaniweg",
+    "Zwarteweg",
+    "Innovatielaan",
 ]
 POSTAL_LETTERS = "ABCDEGHJKLMNPRSTVWXZ"
 
@@ -151,30 +227,176 @@ FOREIGN_PLACES = [
 # --------------------------------------------------------------------------------------------
 
 FIRST_NAMES = [
-    "Jan", "Sanne", "Fatima", "Mohammed", "Daan", "Emma", "Lotte", "Kees", "Henk", "Ingrid",
-    "Priya", "Wei", "Bram", "Fleur", "Sven", "Anouk", "Joost", "Marieke", "Pieter", "Annemiek",
-    "Youssef", "Noor", "Thijs", "Lisa", "Ruben", "Eva", "Mark", "Linda", "Peter", "Monique",
-    "Sandra", "Erik", "Esther", "Bas", "Iris", "Tom", "Femke", "Rik", "Maaike", "Gerrit",
-    "Wilma", "Ahmet", "Elif", "Mehmet", "Ayşe", "Dewi", "Rajesh", "Chantal", "Kevin", "Sophie",
-    "Julia", "Lucas", "Sem", "Tess", "Hanneke", "Geert", "Jolanda", "Willem", "Anneke", "Johan",
-    "Roel", "Marloes", "Karin", "Stefan", "Nadia", "Samira", "Omar", "Hamza", "Stijn", "Wouter",
-    "Renée", "José", "Jeroen", "Martijn", "Sietske", "Hidde", "Jelle", "Froukje", "Marco",
+    "Jan",
+    "Sanne",
+    "Fatima",
+    "Mohammed",
+    "Daan",
+    "Emma",
+    "Lotte",
+    "Kees",
+    "Henk",
+    "Ingrid",
+    "Priya",
+    "Wei",
+    "Bram",
+    "Fleur",
+    "Sven",
+    "Anouk",
+    "Joost",
+    "Marieke",
+    "Pieter",
+    "Annemiek",
+    "Youssef",
+    "Noor",
+    "Thijs",
+    "Lisa",
+    "Ruben",
+    "Eva",
+    "Mark",
+    "Linda",
+    "Peter",
+    "Monique",
+    "Sandra",
+    "Erik",
+    "Esther",
+    "Bas",
+    "Iris",
+    "Tom",
+    "Femke",
+    "Rik",
+    "Maaike",
+    "Gerrit",
+    "Wilma",
+    "Ahmet",
+    "Elif",
+    "Mehmet",
+    "Ayşe",
+    "Dewi",
+    "Rajesh",
+    "Chantal",
+    "Kevin",
+    "Sophie",
+    "Julia",
+    "Lucas",
+    "Sem",
+    "Tess",
+    "Hanneke",
+    "Geert",
+    "Jolanda",
+    "Willem",
+    "Anneke",
+    "Johan",
+    "Roel",
+    "Marloes",
+    "Karin",
+    "Stefan",
+    "Nadia",
+    "Samira",
+    "Omar",
+    "Hamza",
+    "Stijn",
+    "Wouter",
+    "Renée",
+    "José",
+    "Jeroen",
+    "Martijn",
+    "Sietske",
+    "Hidde",
+    "Jelle",
+    "Froukje",
+    "Marco",
 ]
 SURNAMES = [
-    "de Vries", "van den Berg", "Jansen", "Bakker", "el Amrani", "Yılmaz", "van Dijk", "de Jong",
-    "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters",
-    "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra", "Smits", "de Graaf",
-    "van der Meer", "van der Linden", "Kok", "Jacobs", "de Haan", "Vermeulen", "van den Heuvel",
-    "van der Veen", "van den Broek", "de Bruijn", "van der Heijden", "Schouten", "van Beek",
-    "Willems", "van Vliet", "van de Ven", "Hoekstra", "Maas", "Verhoeven", "Koster", "van Dam",
-    "van der Wal", "Prins", "Blom", "Huisman", "Kuipers", "van Wijk", "Postma", "Kramer",
-    "Bouzid", "Öztürk", "Nguyen", "Kaya", "Tahiri", "Ramdin", "Sewdien", "Bosma", "Zijlstra",
-    "Wierenga", "ter Horst", "Nijhuis", "Wolters", "Lubbers", "Hofstede", "van 't Hof",
-    "Kloosterman", "Oosterhuis", "Boukhari", "Chen", "Pranoto", "Haddou", "Bulut",
+    "de Vries",
+    "van den Berg",
+    "Jansen",
+    "Bakker",
+    "el Amrani",
+    "Yılmaz",
+    "van Dijk",
+    "de Jong",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "de Graaf",
+    "van der Meer",
+    "van der Linden",
+    "Kok",
+    "Jacobs",
+    "de Haan",
+    "Vermeulen",
+    "van den Heuvel",
+    "van der Veen",
+    "van den Broek",
+    "de Bruijn",
+    "van der Heijden",
+    "Schouten",
+    "van Beek",
+    "Willems",
+    "van Vliet",
+    "van de Ven",
+    "Hoekstra",
+    "Maas",
+    "Verhoeven",
+    "Koster",
+    "van Dam",
+    "van der Wal",
+    "Prins",
+    "Blom",
+    "Huisman",
+    "Kuipers",
+    "van Wijk",
+    "Postma",
+    "Kramer",
+    "Bouzid",
+    "Öztürk",
+    "Nguyen",
+    "Kaya",
+    "Tahiri",
+    "Ramdin",
+    "Sewdien",
+    "Bosma",
+    "Zijlstra",
+    "Wierenga",
+    "ter Horst",
+    "Nijhuis",
+    "Wolters",
+    "Lubbers",
+    "Hofstede",
+    "van 't Hof",
+    "Kloosterman",
+    "Oosterhuis",
+    "Boukhari",
+    "Chen",
+    "Pranoto",
+    "Haddou",
+    "Bulut",
 ]
 CONSUMER_MAIL_DOMAINS = [
-    "gmail.com", "hotmail.com", "outlook.com", "ziggo.nl", "kpnmail.nl", "live.nl",
-    "xs4all.nl", "home.nl", "planet.nl", "icloud.com",
+    "gmail.com",
+    "hotmail.com",
+    "outlook.com",
+    "ziggo.nl",
+    "kpnmail.nl",
+    "live.nl",
+    "xs4all.nl",
+    "home.nl",
+    "planet.nl",
+    "icloud.com",
 ]
 CONSUMER_MAIL_WEIGHTS = [34, 20, 10, 10, 8, 5, 3, 3, 3, 4]
 
@@ -233,7 +455,7 @@ def dutch_iban(rng: random.Random) -> str:
         account = f"{rng.randint(10_000, 9_999_999):010d}"
     else:
         while True:  # the old Dutch "elfproef" on ten-digit bank account numbers
-            head = ("20" if bank == "BUNQ" else "0" + str(rng.randint(1, 9)))
+            head = "20" if bank == "BUNQ" else "0" + str(rng.randint(1, 9))
             head += "".join(str(rng.randint(0, 9)) for _ in range(9 - len(head)))
             total = sum((10 - i) * int(d) for i, d in enumerate(head))
             last = (-total) % 11
@@ -298,12 +520,32 @@ def kvk_number(rng: random.Random) -> str:
 
 
 DUTCH_MONTHS = [
-    "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-    "oktober", "november", "december",
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
 ]
 ENGLISH_MONTHS = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ]
 
 
@@ -322,7 +564,14 @@ def previous_month(d: date) -> date:
 # Days overdue at the anchor, by bucket: (low, high); the first bucket is "not yet due" and
 # is drawn from the debtor's payment term instead.
 BUCKETS: list[tuple[int, int]] = [
-    (0, 0), (1, 2), (3, 17), (18, 33), (34, 47), (48, 90), (91, 365), (366, 620),
+    (0, 0),
+    (1, 2),
+    (3, 17),
+    (18, 33),
+    (34, 47),
+    (48, 90),
+    (91, 365),
+    (366, 620),
 ]
 PROFILES: dict[str, list[int]] = {
     "prompt": [56, 9, 29, 5, 1, 0, 0, 0],
@@ -357,9 +606,21 @@ class Debtor:
 
     def row(self) -> list[str]:
         return [
-            self.code, self.name, self.kind, self.email, self.phone, self.street,
-            self.postal_code, self.city, self.country, self.iban, self.vat_number,
-            self.kvk_number, self.language, str(self.term), ";".join(self.tags),
+            self.code,
+            self.name,
+            self.kind,
+            self.email,
+            self.phone,
+            self.street,
+            self.postal_code,
+            self.city,
+            self.country,
+            self.iban,
+            self.vat_number,
+            self.kvk_number,
+            self.language,
+            str(self.term),
+            ";".join(self.tags),
         ]
 
 
@@ -380,8 +641,13 @@ class Item:
 
     def row(self) -> list[str]:
         return [
-            self.number, self.debtor.code, self.invoice_date.isoformat(),
-            self.due_date.isoformat(), fmt(self.amount), fmt(self.open_amount), "EUR",
+            self.number,
+            self.debtor.code,
+            self.invoice_date.isoformat(),
+            self.due_date.isoformat(),
+            fmt(self.amount),
+            fmt(self.open_amount),
+            "EUR",
             self.description,
         ]
 
@@ -430,8 +696,12 @@ def pick_city(rng: random.Random, cities: Sequence[City], weights: Sequence[int]
 
 
 def consumer(
-    rng: random.Random, reg: Registry, code: str, cities: Sequence[City],
-    weights: Sequence[int], segment: str,
+    rng: random.Random,
+    reg: Registry,
+    code: str,
+    cities: Sequence[City],
+    weights: Sequence[int],
+    segment: str,
 ) -> Debtor:
     while True:
         first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
@@ -445,11 +715,15 @@ def consumer(
     locals_ = [preferred] + [local for local in locals_ if local != preferred]
     city = pick_city(rng, cities, weights)
     return Debtor(
-        code=code, name=f"{first} {last}", kind="consumer", segment=segment,
+        code=code,
+        name=f"{first} {last}",
+        kind="consumer",
+        segment=segment,
         email=reg.email([f"{local}@{domain}" for local in locals_]),
         phone=mobile(rng) if rng.random() < 0.85 else "",
         street=f"{rng.choice(STREETS)} {house_number(rng)}",
-        postal_code=postal_code(rng, city), city=city.name,
+        postal_code=postal_code(rng, city),
+        city=city.name,
         iban=dutch_iban(rng) if rng.random() < 0.93 else "",
         term=14,
         profile=rng.choices(list(PROFILES), [44, 30, 16, 10])[0],
@@ -457,10 +731,22 @@ def consumer(
 
 
 def business(
-    rng: random.Random, reg: Registry, code: str, name: str, segment: str, *,
-    city: City, form: str, mailbox: str = "", tags: Sequence[str] = (),
-    term: int | None = None, profile: str | None = None, volume: float = 1.0,
-    weekly: bool = False, vat: bool = True, domain: str = "",
+    rng: random.Random,
+    reg: Registry,
+    code: str,
+    name: str,
+    segment: str,
+    *,
+    city: City,
+    form: str,
+    mailbox: str = "",
+    tags: Sequence[str] = (),
+    term: int | None = None,
+    profile: str | None = None,
+    volume: float = 1.0,
+    weekly: bool = False,
+    vat: bool = True,
+    domain: str = "",
 ) -> Debtor:
     """A Dutch business debtor. `form` is bv, vof, eenmanszaak, stichting, vereniging, overheid."""
     reg.name(name)
@@ -468,33 +754,60 @@ def business(
     for legal in (" B.V.", " V.O.F.", " N.V."):
         base = base.replace(legal, "")
     domain = domain or short_domain(base)
-    mailbox = mailbox or rng.choices(
-        ["info", "administratie", "facturen", "boekhouding", "crediteuren"], [40, 25, 20, 10, 5],
-    )[0]
+    mailbox = (
+        mailbox
+        or rng.choices(
+            ["info", "administratie", "facturen", "boekhouding", "crediteuren"],
+            [40, 25, 20, 10, 5],
+        )[0]
+    )
     street_pool = BUSINESS_STREETS if rng.random() < 0.35 else STREETS
     if vat:
         vat_number = nl_vat_sole_trader(rng) if form == "eenmanszaak" else nl_vat_legal_entity(rng)
     else:
         vat_number = ""
     return Debtor(
-        code=code, name=name, kind="business", segment=segment,
+        code=code,
+        name=name,
+        kind="business",
+        segment=segment,
         email=reg.email([f"{mailbox}@{domain}", f"administratie@{domain}", f"info@{domain}"]),
         phone=landline(rng, city.area_code),
         street=f"{rng.choice(street_pool)} {house_number(rng)}",
-        postal_code=postal_code(rng, city), city=city.name,
+        postal_code=postal_code(rng, city),
+        city=city.name,
         iban=dutch_iban(rng) if rng.random() < 0.96 else "",
-        vat_number=vat_number, kvk_number=kvk_number(rng),
+        vat_number=vat_number,
+        kvk_number=kvk_number(rng),
         term=term if term is not None else rng.choices([30, 14, 21, 8], [62, 28, 6, 4])[0],
         tags=list(tags),
         profile=profile or rng.choices(list(PROFILES), [30, 40, 20, 10])[0],
-        volume=volume, scale=min(2.2, max(0.45, rng.lognormvariate(0, 0.45))), weekly=weekly,
+        volume=volume,
+        scale=min(2.2, max(0.45, rng.lognormvariate(0, 0.45))),
+        weekly=weekly,
     )
 
 
 GENERIC_WORDS = {
-    "hotel", "restaurant", "cafe", "eetcafe", "grand", "bistro", "brasserie", "lunchroom",
-    "koffiehuis", "theehuis", "pannenkoekenhuis", "stichting", "vereniging", "tennisvereniging",
-    "vve", "appartementencomplex", "kinderopvang", "adviesbureau", "boerderijwinkel",
+    "hotel",
+    "restaurant",
+    "cafe",
+    "eetcafe",
+    "grand",
+    "bistro",
+    "brasserie",
+    "lunchroom",
+    "koffiehuis",
+    "theehuis",
+    "pannenkoekenhuis",
+    "stichting",
+    "vereniging",
+    "tennisvereniging",
+    "vve",
+    "appartementencomplex",
+    "kinderopvang",
+    "adviesbureau",
+    "boerderijwinkel",
 }
 
 
@@ -529,17 +842,56 @@ class Codes:
 # --------------------------------------------------------------------------------------------
 
 HORECA_TYPES = [
-    "Café", "Eetcafé", "Restaurant", "Brasserie", "Lunchroom", "Grand Café", "Bistro",
-    "Koffiehuis", "Hotel", "Pannenkoekenhuis", "Hotel-Restaurant", "Theehuis",
+    "Café",
+    "Eetcafé",
+    "Restaurant",
+    "Brasserie",
+    "Lunchroom",
+    "Grand Café",
+    "Bistro",
+    "Koffiehuis",
+    "Hotel",
+    "Pannenkoekenhuis",
+    "Hotel-Restaurant",
+    "Theehuis",
 ]
 HORECA_NAMES = [
-    "De Zwaan", "Het Gouden Hert", "De Vergulde Pauw", "Het Pakhuis", "De Kade",
-    "Het Oude Raadhuis", "De Molen", "De Linde", "Het Hoekje", "De Proeverij", "De Smaak",
-    "De Kromme Rijn", "Het Bolwerk", "De Postkoets", "Buitenlust", "Het Veerhuis",
-    "De Jonge Haan", "Het Tuinhuis", "De Boterbloem", "Zuiderhof", "De Zeven Linden",
-    "Het Kasteeltje", "De Witte Raaf", "Lekker Gewoon", "Bij Bert", "Het Wapen van Bunnik",
-    "De Oude Pastorie", "Rhijnauwen", "De Tuinen", "Het Spoorhuys", "De Vriendschap",
-    "Amelisweerd", "De Gildekamer", "Oost", "Buurman & Buurman", "De Walvis",
+    "De Zwaan",
+    "Het Gouden Hert",
+    "De Vergulde Pauw",
+    "Het Pakhuis",
+    "De Kade",
+    "Het Oude Raadhuis",
+    "De Molen",
+    "De Linde",
+    "Het Hoekje",
+    "De Proeverij",
+    "De Smaak",
+    "De Kromme Rijn",
+    "Het Bolwerk",
+    "De Postkoets",
+    "Buitenlust",
+    "Het Veerhuis",
+    "De Jonge Haan",
+    "Het Tuinhuis",
+    "De Boterbloem",
+    "Zuiderhof",
+    "De Zeven Linden",
+    "Het Kasteeltje",
+    "De Witte Raaf",
+    "Lekker Gewoon",
+    "Bij Bert",
+    "Het Wapen van Bunnik",
+    "De Oude Pastorie",
+    "Rhijnauwen",
+    "De Tuinen",
+    "Het Spoorhuys",
+    "De Vriendschap",
+    "Amelisweerd",
+    "De Gildekamer",
+    "Oost",
+    "Buurman & Buurman",
+    "De Walvis",
 ]
 
 
@@ -553,53 +905,112 @@ def bakery_debtors(rng: random.Random) -> list[Debtor]:
         name = f"{kind} {names[i]}{suffix}"
         big = kind.startswith("Hotel") or rng.random() < 0.15
         tags = ["horeca"] + (["vip"] if big and rng.random() < 0.5 else [])
-        out.append(business(
-            rng, reg, code(), name, "horeca", city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
-            form=form, tags=tags, weekly=rng.random() < 0.8,
-            volume=rng.lognormvariate(0.4 if big else 0, 0.5),
-            profile=rng.choices(list(PROFILES), [20, 36, 28, 16])[0],
-        ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                "horeca",
+                city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
+                form=form,
+                tags=tags,
+                weekly=rng.random() < 0.8,
+                volume=rng.lognormvariate(0.4 if big else 0, 0.5),
+                profile=rng.choices(list(PROFILES), [20, 36, 28, 16])[0],
+            )
+        )
     institutions = [
-        ("Stichting Zorgcentrum De Linde", "zorg"), ("Stichting Woonzorg Het Baken", "zorg"),
-        ("Hospice De Kromme Rijn", "zorg"), ("Stichting Scholengroep Kromme Rijn", "onderwijs"),
+        ("Stichting Zorgcentrum De Linde", "zorg"),
+        ("Stichting Woonzorg Het Baken", "zorg"),
+        ("Hospice De Kromme Rijn", "zorg"),
+        ("Stichting Scholengroep Kromme Rijn", "onderwijs"),
         ("Stichting Kinderopvang Dikkertje Dap", "zorg"),
     ]
     for name, tag in institutions:
-        out.append(business(
-            rng, reg, code(), name, "instelling",
-            city=pick_city(rng, UTRECHT_AREA[:6], [5, 5, 2, 2, 1, 1]), form="stichting",
-            tags=[tag], vat=False, weekly=True, term=30, volume=rng.uniform(1.2, 2.0),
-            mailbox="crediteuren",
-        ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                "instelling",
+                city=pick_city(rng, UTRECHT_AREA[:6], [5, 5, 2, 2, 1, 1]),
+                form="stichting",
+                tags=[tag],
+                vat=False,
+                weekly=True,
+                term=30,
+                volume=rng.uniform(1.2, 2.0),
+                mailbox="crediteuren",
+            )
+        )
     offices = [
-        "Vergadercentrum De Kapel B.V.", "Bedrijfscatering Smaakvol B.V.",
-        "Tennisvereniging De Rijnstreek", "Voetbalvereniging Houten '68",
-        "Congrescentrum Bunnik B.V.", "Adviesbureau Van Rossum & Partners B.V.",
+        "Vergadercentrum De Kapel B.V.",
+        "Bedrijfscatering Smaakvol B.V.",
+        "Tennisvereniging De Rijnstreek",
+        "Voetbalvereniging Houten '68",
+        "Congrescentrum Bunnik B.V.",
+        "Adviesbureau Van Rossum & Partners B.V.",
     ]
     for name in offices:
         form = "vereniging" if "vereniging" in name else "bv"
-        out.append(business(
-            rng, reg, code(), name, "kantoor", city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
-            form=form, weekly=rng.random() < 0.6, volume=rng.uniform(0.5, 1.4),
-            tags=["sport"] if form == "vereniging" else [],
-        ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                "kantoor",
+                city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
+                form=form,
+                weekly=rng.random() < 0.6,
+                volume=rng.uniform(0.5, 1.4),
+                tags=["sport"] if form == "vereniging" else [],
+            )
+        )
     shops = [
-        ("Delicatessen Het Proeflokaal", "eenmanszaak"), ("Kaashandel Van der Wal V.O.F.", "vof"),
-        ("Koffiebranderij De Boon V.O.F.", "vof"), ("Supermarkt Van Leeuwen B.V.", "bv"),
-        ("Tankstation De Poort B.V.", "bv"), ("Boerderijwinkel De Hooiberg", "eenmanszaak"),
+        ("Delicatessen Het Proeflokaal", "eenmanszaak"),
+        ("Kaashandel Van der Wal V.O.F.", "vof"),
+        ("Koffiebranderij De Boon V.O.F.", "vof"),
+        ("Supermarkt Van Leeuwen B.V.", "bv"),
+        ("Tankstation De Poort B.V.", "bv"),
+        ("Boerderijwinkel De Hooiberg", "eenmanszaak"),
         ("Versmarkt Oudegracht B.V.", "bv"),
     ]
     for name, form in shops:
-        out.append(business(
-            rng, reg, code(), name, "winkel", city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
-            form=form, tags=["retail"], weekly=rng.random() < 0.7, volume=rng.uniform(0.6, 1.5),
-            term=rng.choice([14, 14, 30]),
-        ))
-    out.append(business(
-        rng, reg, code(), "Gemeente Houten", "overheid", city=UTRECHT_AREA[0], form="overheid",
-        tags=["overheid"], term=30, profile="slow", volume=0.5, domain="houten.nl",
-        mailbox="facturen",
-    ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                "winkel",
+                city=pick_city(rng, UTRECHT_AREA, UTRECHT_WEIGHTS),
+                form=form,
+                tags=["retail"],
+                weekly=rng.random() < 0.7,
+                volume=rng.uniform(0.6, 1.5),
+                term=rng.choice([14, 14, 30]),
+            )
+        )
+    out.append(
+        business(
+            rng,
+            reg,
+            code(),
+            "Gemeente Houten",
+            "overheid",
+            city=UTRECHT_AREA[0],
+            form="overheid",
+            tags=["overheid"],
+            term=30,
+            profile="slow",
+            volume=0.5,
+            domain="houten.nl",
+            mailbox="facturen",
+        )
+    )
     for _ in range(8):
         out.append(consumer(rng, reg, code(), UTRECHT_AREA, UTRECHT_WEIGHTS, "particulier"))
     return out
@@ -670,22 +1081,45 @@ def installer_debtors(rng: random.Random) -> list[Debtor]:
         domain = "deventer.nl" if segment == "overheid" else ""
         mailbox = "facturen" if segment in ("overheid", "corporatie") else ""
         city = deventer if rng.random() < 0.7 else pick_city(rng, SALLAND, SALLAND_WEIGHTS)
-        out.append(business(
-            rng, reg, code(), name, segment, city=city, form=form, tags=tags, term=term,
-            volume=volume, vat=vat, profile=profile, domain=domain, mailbox=mailbox,
-        ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                segment,
+                city=city,
+                form=form,
+                tags=tags,
+                term=term,
+                volume=volume,
+                vat=vat,
+                profile=profile,
+                domain=domain,
+                mailbox=mailbox,
+            )
+        )
     for _ in range(70):
         out.append(consumer(rng, reg, code(), SALLAND, SALLAND_WEIGHTS, "particulier"))
     return out
 
 
 BOILERS = [
-    "Intergas Xtreme 36", "Remeha Calenta Ace 35", "Nefit EcoPlus HRC30", "Vaillant ecoTEC plus",
-    "ATAG i36C", "Intergas Kombi Kompakt HRE 28/24",
+    "Intergas Xtreme 36",
+    "Remeha Calenta Ace 35",
+    "Nefit EcoPlus HRC30",
+    "Vaillant ecoTEC plus",
+    "ATAG i36C",
+    "Intergas Kombi Kompakt HRE 28/24",
 ]
 HEAT_PUMPS = ["Intergas Xource", "Remeha Elga Ace", "Daikin Altherma 3", "Itho Daalderop HP-S"]
 LEAKS = [
-    "badkamer", "keuken", "toilet", "cv-leiding in de kruipruimte", "dakgoot", "wasmachinekraan",
+    "badkamer",
+    "keuken",
+    "toilet",
+    "cv-leiding in de kruipruimte",
+    "dakgoot",
+    "wasmachinekraan",
 ]
 
 
@@ -694,8 +1128,12 @@ def installer_trade(rng: random.Random, debtor: Debtor, day: date) -> tuple[str,
     work_order = rng.randint(4100, 9899)
     if debtor.kind == "consumer":
         options: list[tuple[str, float, float, int]] = [
-            (f"Vervanging cv-ketel door {boiler}, incl. montage en afvoer oude ketel",
-             1850, 2950, 16),
+            (
+                f"Vervanging cv-ketel door {boiler}, incl. montage en afvoer oude ketel",
+                1850,
+                2950,
+                16,
+            ),
             (f"Onderhoud cv-ketel {boiler}", 82, 128, 22),
             ("Storing cv-installatie: voorrijkosten en eerste uur arbeid", 85, 165, 16),
             (f"Lekkage {leak} verholpen, inclusief materiaal", 115, 480, 14),
@@ -712,8 +1150,12 @@ def installer_trade(rng: random.Random, debtor: Debtor, day: date) -> tuple[str,
             (f"Mutatieonderhoud woning {street} {house_number(rng)}", 240, 1650, 30),
             (f"Werkbon {work_order}: storing cv {street} {house_number(rng)}", 95, 380, 35),
             (f"Vervanging cv-ketel {street} {house_number(rng)}", 1750, 2450, 15),
-            (f"Legionellabeheer collectieve installaties {DUTCH_MONTHS[day.month - 1]}",
-             180, 420, 10),
+            (
+                f"Legionellabeheer collectieve installaties {DUTCH_MONTHS[day.month - 1]}",
+                180,
+                420,
+                10,
+            ),
             (f"Werkbon {work_order}: lekkage {leak}", 120, 560, 20),
         ]
     elif debtor.segment == "vve":
@@ -725,8 +1167,12 @@ def installer_trade(rng: random.Random, debtor: Debtor, day: date) -> tuple[str,
         ]
     else:
         options = [
-            (f"Periodiek onderhoud klimaatinstallatie, {DUTCH_MONTHS[day.month - 1]} {day.year}",
-             240, 880, 30),
+            (
+                f"Periodiek onderhoud klimaatinstallatie, {DUTCH_MONTHS[day.month - 1]} {day.year}",
+                240,
+                880,
+                30,
+            ),
             (f"Werkbon {work_order}: storing verwarming", 120, 480, 30),
             (f"Lekkage {leak} verholpen", 140, 560, 15),
             ("Installatie luchtbehandeling vergaderruimte", 3800, 12500, 5),
@@ -745,30 +1191,52 @@ def installer_trade(rng: random.Random, debtor: Debtor, day: date) -> tuple[str,
 # --------------------------------------------------------------------------------------------
 
 STUDIO_CLIENTS = [
-    ("Noorderlicht Software B.V.", "bv"), ("Hunze Energie Advies", "eenmanszaak"),
-    ("Koffiebranderij Het Zuiderdiep V.O.F.", "vof"), ("Bosma & Wierenga Advocaten", "vof"),
-    ("Fysiotherapie Helpman", "eenmanszaak"), ("Tandartspraktijk Oosterpark B.V.", "bv"),
-    ("Makelaardij Dijkstra B.V.", "bv"), ("Bouwbedrijf Zijlstra B.V.", "bv"),
-    ("Wadden Events", "eenmanszaak"), ("Stichting Muziekfestival Ommeland", "stichting"),
-    ("Brouwerij De Zeven Wierden V.O.F.", "vof"), ("Kinderopvang De Stadstuin B.V.", "bv"),
-    ("Hoekstra Installatietechniek B.V.", "bv"), ("Boekhandel Van der Velde-Noord", "eenmanszaak"),
-    ("Fietsenmakerij Kees Postma", "eenmanszaak"), ("Yoga Studio Zuid", "eenmanszaak"),
+    ("Noorderlicht Software B.V.", "bv"),
+    ("Hunze Energie Advies", "eenmanszaak"),
+    ("Koffiebranderij Het Zuiderdiep V.O.F.", "vof"),
+    ("Bosma & Wierenga Advocaten", "vof"),
+    ("Fysiotherapie Helpman", "eenmanszaak"),
+    ("Tandartspraktijk Oosterpark B.V.", "bv"),
+    ("Makelaardij Dijkstra B.V.", "bv"),
+    ("Bouwbedrijf Zijlstra B.V.", "bv"),
+    ("Wadden Events", "eenmanszaak"),
+    ("Stichting Muziekfestival Ommeland", "stichting"),
+    ("Brouwerij De Zeven Wierden V.O.F.", "vof"),
+    ("Kinderopvang De Stadstuin B.V.", "bv"),
+    ("Hoekstra Installatietechniek B.V.", "bv"),
+    ("Boekhandel Van der Velde-Noord", "eenmanszaak"),
+    ("Fietsenmakerij Kees Postma", "eenmanszaak"),
+    ("Yoga Studio Zuid", "eenmanszaak"),
     ("Stichting Historisch Centrum Veenkoloniën", "stichting"),
-    ("Agrarisch Loonbedrijf Wierenga V.O.F.", "vof"), ("DataDijk B.V.", "bv"),
-    ("Restaurant Het Schathuis", "eenmanszaak"), ("Hotel De Ploeg B.V.", "bv"),
-    ("Huisartsenpraktijk Selwerd", "vof"), ("Accountantskantoor Mulder & Kok B.V.", "bv"),
-    ("Schildersbedrijf Oosterhuis", "eenmanszaak"), ("GreenGrid Solutions B.V.", "bv"),
-    ("Stichting Buurtcentrum De Wijert", "stichting"), ("Kapsalon Knipkunst", "eenmanszaak"),
-    ("Theater De Kroon", "stichting"), ("Zorgboerderij De Kiekendief", "stichting"),
-    ("Vereniging Binnenstad Groningen", "vereniging"), ("Hanze Fysio & Sport V.O.F.", "vof"),
-    ("Lubbers Transport B.V.", "bv"), ("Wolters Interieurbouw B.V.", "bv"),
-    ("Reclamebureau Noordkaap", "eenmanszaak"), ("Pianohandel Kloosterman", "eenmanszaak"),
-    ("Kaasboerderij Ter Horst", "vof"), ("ZorgApp Noord B.V.", "bv"),
-    ("Camping De Drie Provinciën", "vof"), ("Notariskantoor Haddou & Nijhuis", "vof"),
+    ("Agrarisch Loonbedrijf Wierenga V.O.F.", "vof"),
+    ("DataDijk B.V.", "bv"),
+    ("Restaurant Het Schathuis", "eenmanszaak"),
+    ("Hotel De Ploeg B.V.", "bv"),
+    ("Huisartsenpraktijk Selwerd", "vof"),
+    ("Accountantskantoor Mulder & Kok B.V.", "bv"),
+    ("Schildersbedrijf Oosterhuis", "eenmanszaak"),
+    ("GreenGrid Solutions B.V.", "bv"),
+    ("Stichting Buurtcentrum De Wijert", "stichting"),
+    ("Kapsalon Knipkunst", "eenmanszaak"),
+    ("Theater De Kroon", "stichting"),
+    ("Zorgboerderij De Kiekendief", "stichting"),
+    ("Vereniging Binnenstad Groningen", "vereniging"),
+    ("Hanze Fysio & Sport V.O.F.", "vof"),
+    ("Lubbers Transport B.V.", "bv"),
+    ("Wolters Interieurbouw B.V.", "bv"),
+    ("Reclamebureau Noordkaap", "eenmanszaak"),
+    ("Pianohandel Kloosterman", "eenmanszaak"),
+    ("Kaasboerderij Ter Horst", "vof"),
+    ("ZorgApp Noord B.V.", "bv"),
+    ("Camping De Drie Provinciën", "vof"),
+    ("Notariskantoor Haddou & Nijhuis", "vof"),
 ]
 FOREIGN_CLIENTS = [
-    "Nordwest Medien GmbH", "Hafenblick Architekten GmbH", "Weserland Kaffee GmbH",
-    "Atelier Dansaert SRL", "Studio Scheldekaai BV",
+    "Nordwest Medien GmbH",
+    "Hafenblick Architekten GmbH",
+    "Weserland Kaffee GmbH",
+    "Atelier Dansaert SRL",
+    "Studio Scheldekaai BV",
 ]
 
 
@@ -784,32 +1252,63 @@ def studio_debtors(rng: random.Random) -> list[Debtor]:
             tags.append("horeca")
         if "Huisartsen" in name or "Tandarts" in name or "Zorg" in name:
             tags.append("zorg")
-        out.append(business(
-            rng, reg, code(), name, "zakelijk", city=pick_city(rng, GRONINGEN_AREA,
-                                                               GRONINGEN_WEIGHTS),
-            form=form, tags=tags, volume=min(2.2, rng.lognormvariate(0, 0.55)),
-            vat=form != "stichting" or rng.random() < 0.5,
-        ))
-    out.append(business(
-        rng, reg, code(), "Gemeente Groningen", "overheid", city=GRONINGEN_AREA[0],
-        form="overheid", tags=["overheid"], term=30, profile="slow", volume=1.3,
-        domain="groningen.nl", mailbox="facturen",
-    ))
+        out.append(
+            business(
+                rng,
+                reg,
+                code(),
+                name,
+                "zakelijk",
+                city=pick_city(rng, GRONINGEN_AREA, GRONINGEN_WEIGHTS),
+                form=form,
+                tags=tags,
+                volume=min(2.2, rng.lognormvariate(0, 0.55)),
+                vat=form != "stichting" or rng.random() < 0.5,
+            )
+        )
+    out.append(
+        business(
+            rng,
+            reg,
+            code(),
+            "Gemeente Groningen",
+            "overheid",
+            city=GRONINGEN_AREA[0],
+            form="overheid",
+            tags=["overheid"],
+            term=30,
+            profile="slow",
+            volume=1.3,
+            domain="groningen.nl",
+            mailbox="facturen",
+        )
+    )
     for name, place in zip(FOREIGN_CLIENTS, FOREIGN_PLACES, strict=True):
         reg.name(name)
         domain = ascii_slug(name.rsplit(" ", 1)[0], "-") + "." + place.country.lower()
         de = place.country == "DE"
         phone = place.phone_prefix + " " + "".join(str(rng.randint(1, 9)) for _ in range(7))
-        out.append(Debtor(
-            code=code(), name=name, kind="business", segment="buitenland",
-            email=reg.email([f"{'buchhaltung' if de else 'invoices'}@{domain}"]), phone=phone,
-            street=f"{place.street} {rng.randint(2, 88)}", postal_code=place.postal_code,
-            city=place.city, country=place.country,
-            iban=german_iban(rng) if de else belgian_iban(rng),
-            vat_number=de_vat_number(rng) if de else be_vat_number(rng),
-            language=place.language, term=30, tags=["buitenland"],
-            profile=rng.choice(["prompt", "normal", "slow"]), volume=rng.uniform(0.5, 1.2),
-        ))
+        out.append(
+            Debtor(
+                code=code(),
+                name=name,
+                kind="business",
+                segment="buitenland",
+                email=reg.email([f"{'buchhaltung' if de else 'invoices'}@{domain}"]),
+                phone=phone,
+                street=f"{place.street} {rng.randint(2, 88)}",
+                postal_code=place.postal_code,
+                city=place.city,
+                country=place.country,
+                iban=german_iban(rng) if de else belgian_iban(rng),
+                vat_number=de_vat_number(rng) if de else be_vat_number(rng),
+                language=place.language,
+                term=30,
+                tags=["buitenland"],
+                profile=rng.choice(["prompt", "normal", "slow"]),
+                volume=rng.uniform(0.5, 1.2),
+            )
+        )
     for _ in range(15):
         out.append(consumer(rng, reg, code(), GRONINGEN_AREA, GRONINGEN_WEIGHTS, "particulier"))
     return out
@@ -860,29 +1359,54 @@ def studio_trade(rng: random.Random, debtor: Debtor, day: date) -> tuple[str, De
 
 COMPANIES = [
     Company(
-        slug="bakkerij-van-dijk", name="Bakkerij van Dijk B.V.", vat_rate=Decimal("0.09"),
-        n_items=610, number_gap=9, invoices_per_day=11.0, debtors=bakery_debtors,
+        slug="bakkerij-van-dijk",
+        name="Bakkerij van Dijk B.V.",
+        vat_rate=Decimal("0.09"),
+        n_items=610,
+        number_gap=9,
+        invoices_per_day=11.0,
+        debtors=bakery_debtors,
         trade=bakery_trade,
         credit_reasons=[
-            "retour beschadigde levering", "correctie prijsafspraak",
-            "niet geleverde broodjes", "dubbel gefactureerd", "klacht kwaliteit gebak",
+            "retour beschadigde levering",
+            "correctie prijsafspraak",
+            "niet geleverde broodjes",
+            "dubbel gefactureerd",
+            "klacht kwaliteit gebak",
         ],
     ),
     Company(
-        slug="installatiebedrijf-jansen", name="Installatiebedrijf Jansen V.O.F.",
-        vat_rate=Decimal("0.21"), n_items=410, number_gap=4, invoices_per_day=3.2,
-        debtors=installer_debtors, trade=installer_trade,
+        slug="installatiebedrijf-jansen",
+        name="Installatiebedrijf Jansen V.O.F.",
+        vat_rate=Decimal("0.21"),
+        n_items=410,
+        number_gap=4,
+        invoices_per_day=3.2,
+        debtors=installer_debtors,
+        trade=installer_trade,
         credit_reasons=[
-            "correctie meerwerk", "retour onderdelen", "coulance voorrijkosten",
-            "korting na klacht", "dubbel gefactureerd",
+            "correctie meerwerk",
+            "retour onderdelen",
+            "coulance voorrijkosten",
+            "korting na klacht",
+            "dubbel gefactureerd",
         ],
     ),
     Company(
-        slug="studio-noord", name="Studio Noord", vat_rate=Decimal("0.21"), n_items=480,
-        number_gap=2, invoices_per_day=1.1, debtors=studio_debtors, trade=studio_trade,
+        slug="studio-noord",
+        name="Studio Noord",
+        vat_rate=Decimal("0.21"),
+        n_items=480,
+        number_gap=2,
+        invoices_per_day=1.1,
+        debtors=studio_debtors,
+        trade=studio_trade,
         credit_reasons=[
-            "korting vertraagde oplevering", "correctie uren", "dubbel gefactureerd",
-            "geannuleerde fotoshoot", "afspraak na klacht",
+            "korting vertraagde oplevering",
+            "correctie uren",
+            "dubbel gefactureerd",
+            "geannuleerde fotoshoot",
+            "afspraak na klacht",
         ],
     ),
 ]
@@ -908,7 +1432,9 @@ def allocate(rng: random.Random, debtors: list[Debtor], total: int) -> list[int]
     for i, share in zip(business_idx, shares, strict=True):
         counts[i] = max(1, int(share))
     by_remainder = sorted(
-        range(len(shares)), key=lambda k: shares[k] - int(shares[k]), reverse=True,
+        range(len(shares)),
+        key=lambda k: shares[k] - int(shares[k]),
+        reverse=True,
     )
     leftovers = [business_idx[k] for k in by_remainder]
     j = 0
@@ -987,10 +1513,17 @@ def make_items(rng: random.Random, company: Company, debtors: list[Debtor]) -> l
                 value = original.amount
             else:
                 value = money(original.amount * Decimal(rng.uniform(0.08, 0.5)))
-            invoices.append(Item(
-                debtor, max(day, original.invoice_date), -value, -value, "",
-                credits=original, credit_reason=reason,
-            ))
+            invoices.append(
+                Item(
+                    debtor,
+                    max(day, original.invoice_date),
+                    -value,
+                    -value,
+                    "",
+                    credits=original,
+                    credit_reason=reason,
+                )
+            )
         items.extend(invoices)
     number(rng, company, items)
     return items

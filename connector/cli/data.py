@@ -1,18 +1,12 @@
-"""The `connector` command: the one composition root that wires store, ledgers and output.
-
-Exit codes: 0 ok, 1 failure, 2 bad usage or configuration. Errors are one line on stderr;
-`--debug` shows the traceback instead.
-"""
+"""Commands over the store: init, administrations, sync, listings, reports, demo, run."""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -24,20 +18,18 @@ import click
 
 from connector import registry
 from connector import reports
+from connector.cli.context import Context
+from connector.cli.context import admin_ids
+from connector.cli.context import pass_context
+from connector.cli.context import print_administrations
+from connector.cli.context import progress
+from connector.cli.context import selected_admins
 from connector.domain import ItemStatus
 from connector.domain import format_amount
-from connector.errors import ConfigError
-from connector.errors import ConnectorError
 from connector.output import amount_text
 from connector.output import write_json
 from connector.output import write_table
-from connector.ports import Ledger
-from connector.settings import Settings
-from connector.settings import load_settings
-from connector.store import Store
 from connector.store import records
-from connector.store.records import AdministrationRecord
-from connector.store.records import ConnectionRecord
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
 from connector.sync import discover
@@ -47,80 +39,7 @@ from connector.sync import sync_all
 logger = logging.getLogger("connector")
 
 
-@dataclass
-class Context:
-    config_path: str | None
-    debug: bool
-    _settings: Settings | None = None
-    _store: Store | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(os.environ, config_path=self.config_path)
-        return self._settings
-
-    def store(self, *, migrated: bool = True) -> Store:
-        if self._store is None:
-            self._store = Store(self.settings.database_url)
-        if migrated:
-            self._store.check_current()
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.dispose()
-            self._store = None
-
-    def ledger_for(self, connection: ConnectionRecord) -> Ledger:
-        factory = registry.ledger_factory(connection.ledger)
-        return factory(connection.config)
-
-
-pass_context = click.make_pass_decorator(Context)
-
-
-def _progress() -> ProgressFactory:
-    if not sys.stderr.isatty():
-        return no_progress
-    from tqdm import tqdm
-
-    def factory(label: str, total: int | None) -> Any:
-        return tqdm(total=total, desc=label, unit=" rows", leave=False, file=sys.stderr)
-
-    return factory
-
-
-def _admin_ids(conn: Any, ref: str | None) -> list[int] | None:
-    if ref is None:
-        return None
-    return [records.find_administration(conn, ref).id]
-
-
-def _selected_admins(conn: Any, ref: str | None) -> list[AdministrationRecord]:
-    if ref is not None:
-        return [records.find_administration(conn, ref)]
-    return records.list_administrations(conn)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Config file (default: $CONNECTOR_CONFIG or ./connector.toml).",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@click.version_option(package_name="dunning-connector")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
-    """dunning-connector: keeps a company's receivables collected."""
-    ctx.obj = Context(config_path=config_path, debug=debug)
-    ctx.call_on_close(ctx.obj.close)
-
-
-@cli.command()
+@click.command()
 @pass_context
 def init(ctx: Context) -> None:
     """Create the store, or upgrade it to this version."""
@@ -129,55 +48,7 @@ def init(ctx: Context) -> None:
     click.echo(f"store ready at {store.describe()} (revision {revision})")
 
 
-@cli.command()
-@click.argument("ledger")
-@click.option("--name", help="A name for this connection (default: the ledger's name).")
-@click.option("--path", type=click.Path(), help="files ledger: the folder with the exports.")
-@pass_context
-def connect(ctx: Context, ledger: str, name: str | None, path: str | None) -> None:
-    """Connect a ledger and list the administrations it reaches."""
-    config: dict[str, Any] = {}
-    if ledger == "files":
-        if path is None:
-            msg = "connect files needs --path FOLDER (the folder with the CSV or XLSX exports)"
-            raise ConfigError(msg)
-        config["path"] = str(Path(path).expanduser().resolve())
-    elif path is not None:
-        msg = f"--path is for the files ledger, not for {ledger}"
-        raise ConfigError(msg)
-    factory = registry.ledger_factory(ledger)
-    store = ctx.store()
-    connection_ledger = factory(config)  # validates the config before anything is stored
-    found = connection_ledger.administrations()
-    with store.begin() as conn:
-        connection = records.save_connection(
-            conn, name=name or ledger, ledger=ledger, config=config, now=datetime.now(UTC)
-        )
-        admins = records.save_administrations(conn, connection.id, found)
-    click.echo(f"connected {connection.name!r} ({ledger}); administrations:")
-    _print_administrations(admins, sys.stdout)
-
-
-def _print_administrations(admins: Sequence[AdministrationRecord], out: TextIO) -> None:
-    write_table(
-        ["ID", "NAME", "CONNECTION", "LEDGER ID", "LAST SYNC", "STATUS"],
-        [
-            (
-                a.id,
-                a.name,
-                a.connection_name,
-                a.external_id,
-                a.last_sync_at.strftime("%Y-%m-%d %H:%M") if a.last_sync_at else "never",
-                a.last_sync_status + (f": {a.last_sync_error}" if a.last_sync_error else ""),
-            )
-            for a in admins
-        ],
-        out,
-        right=(0,),
-    )
-
-
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_context
 def administrations(ctx: Context, as_json: bool) -> None:
@@ -204,7 +75,7 @@ def administrations(ctx: Context, as_json: bool) -> None:
             sys.stdout,
         )
     else:
-        _print_administrations(admins, sys.stdout)
+        print_administrations(admins, sys.stdout)
 
 
 def _run_sync(
@@ -212,7 +83,7 @@ def _run_sync(
 ) -> list[SyncSummary]:
     store = ctx.store()
     with store.begin() as conn:
-        ids = _admin_ids(conn, administration)
+        ids = admin_ids(conn, administration)
     return sync_all(
         store,
         ctx.ledger_for,
@@ -247,7 +118,7 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
             click.echo(f"  {problem}", err=True)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--administration",
     "administration",
@@ -258,7 +129,7 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
 @pass_context
 def sync(ctx: Context, administration: str | None, full: bool) -> None:
     """Bring the store in line with the ledgers."""
-    summaries = _run_sync(ctx, administration=administration, full=full, progress=_progress())
+    summaries = _run_sync(ctx, administration=administration, full=full, progress=progress())
     if not summaries:
         click.echo("nothing to sync; connect a ledger first: connector connect files --path DIR")
         return
@@ -272,14 +143,14 @@ def sync(ctx: Context, administration: str | None, full: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@click.command()
 @click.option("--administration", metavar="ID", help="Only this administration.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_context
 def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
     """List debtors."""
     with ctx.store().begin() as conn:
-        rows = records.list_debtors(conn, administration_ids=_admin_ids(conn, administration))
+        rows = records.list_debtors(conn, administration_ids=admin_ids(conn, administration))
     if as_json:
         write_json(
             [
@@ -316,7 +187,7 @@ def _item_status(status: str, due: date, today: date) -> str:
     return status
 
 
-@cli.command()
+@click.command()
 @click.option("--administration", metavar="ID", help="Only this administration.")
 @click.option(
     "--status",
@@ -330,7 +201,7 @@ def _item_status(status: str, due: date, today: date) -> str:
 def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
     """List open items (invoices and credit notes)."""
     with ctx.store().begin() as conn:
-        admins = {a.id: a for a in _selected_admins(conn, administration)}
+        admins = {a.id: a for a in selected_admins(conn, administration)}
         stored = {"open": "open", "overdue": "open", "paid": "paid", "all": None}[status]
         rows = records.list_items(conn, administration_ids=list(admins), status=stored)
     today = {a.id: reports.local_today(a.timezone) for a in admins.values()}
@@ -377,7 +248,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
     )
 
 
-@cli.group()
+@click.group()
 def report() -> None:
     """Reports over the open items."""
 
@@ -419,7 +290,7 @@ def _print_aging(rows: Sequence[reports.AgingRow], out: TextIO) -> None:
 def report_aging(ctx: Context, administration: str | None, as_json: bool) -> None:
     """Open amounts by days overdue: not due, 1-30, 31-60, 61-90, over 90."""
     with ctx.store().begin() as conn:
-        rows = reports.aging(conn, _selected_admins(conn, administration))
+        rows = reports.aging(conn, selected_admins(conn, administration))
     if as_json:
         write_json(
             [
@@ -446,7 +317,7 @@ def report_aging(ctx: Context, administration: str | None, as_json: bool) -> Non
 def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     """Days sales outstanding (countback method) per administration."""
     with ctx.store().begin() as conn:
-        rows = reports.dso(conn, _selected_admins(conn, administration))
+        rows = reports.dso(conn, selected_admins(conn, administration))
     if as_json:
         write_json(
             [
@@ -483,7 +354,7 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     )
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--data",
     "data_dir",
@@ -511,7 +382,7 @@ def demo(ctx: Context, data_dir: str) -> None:
         )
     admins = discover(store, connection, ledger)
     summaries = sync_all(
-        store, ctx.ledger_for, administration_ids=[a.id for a in admins], progress=_progress()
+        store, ctx.ledger_for, administration_ids=[a.id for a in admins], progress=progress()
     )
     click.echo(f"demo data in {folder}/, store {store.describe()}\n")
     _print_summaries(summaries)
@@ -524,7 +395,7 @@ def demo(ctx: Context, data_dir: str) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--interval",
     type=click.IntRange(min=1),
@@ -567,35 +438,3 @@ def run(ctx: Context, interval: int, once: bool) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: one line on stderr for any error, never a traceback without --debug."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        cli.main(args=args, prog_name="connector", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("connector: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ConnectorError as exc:
-        if debug:
-            raise
-        click.echo(f"connector: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        if debug:
-            raise
-        click.echo(
-            f"connector: unexpected error: {type(exc).__name__}: {exc} "
-            "(run again with --debug for details)",
-            err=True,
-        )
-        sys.exit(1)

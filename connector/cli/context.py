@@ -1,0 +1,99 @@
+"""What every command shares: settings, the store, ledgers, and small helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from typing import TextIO
+
+import click
+
+from connector import registry
+from connector.output import write_table
+from connector.ports import Ledger
+from connector.settings import Settings
+from connector.settings import load_settings
+from connector.store import Store
+from connector.store import records
+from connector.store.records import AdministrationRecord
+from connector.store.records import ConnectionRecord
+from connector.sync import ProgressFactory
+from connector.sync import no_progress
+
+
+@dataclass
+class Context:
+    config_path: str | None
+    debug: bool
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(os.environ, config_path=self.config_path)
+        return self._settings
+
+    def store(self, *, migrated: bool = True) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.database_url)
+        if migrated:
+            self._store.check_current()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
+    def ledger_for(self, connection: ConnectionRecord) -> Ledger:
+        factory = registry.ledger_factory(connection.ledger)
+        return factory(connection.config)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def progress() -> ProgressFactory:
+    if not sys.stderr.isatty():
+        return no_progress
+    from tqdm import tqdm
+
+    def factory(label: str, total: int | None) -> Any:
+        return tqdm(total=total, desc=label, unit=" rows", leave=False, file=sys.stderr)
+
+    return factory
+
+
+def admin_ids(conn: Any, ref: str | None) -> list[int] | None:
+    if ref is None:
+        return None
+    return [records.find_administration(conn, ref).id]
+
+
+def selected_admins(conn: Any, ref: str | None) -> list[AdministrationRecord]:
+    if ref is not None:
+        return [records.find_administration(conn, ref)]
+    return records.list_administrations(conn)
+
+
+def print_administrations(admins: Sequence[AdministrationRecord], out: TextIO) -> None:
+    write_table(
+        ["ID", "NAME", "CONNECTION", "LEDGER ID", "LAST SYNC", "STATUS"],
+        [
+            (
+                a.id,
+                a.name,
+                a.connection_name,
+                a.external_id,
+                a.last_sync_at.strftime("%Y-%m-%d %H:%M") if a.last_sync_at else "never",
+                a.last_sync_status + (f": {a.last_sync_error}" if a.last_sync_error else ""),
+            )
+            for a in admins
+        ],
+        out,
+        right=(0,),
+    )
