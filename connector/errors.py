@@ -12,6 +12,8 @@
     │   ├── RetriableLedgerError    worth retrying (5xx, timeouts)
     │   └── InputRejected           the input (a file, a record) is wrong; nothing was changed
     ├── NotSupported                the ledger cannot do this (see its capabilities)
+    ├── ChannelError                a dunning channel failed; nothing was delivered (retry)
+    │   └── ChannelUncertain        it is unknown whether it was delivered (a person decides)
     └── WebhookRejected             a callback that failed verification or parsing
 
 Every message is one line a person can act on: what is wrong and what to do.
@@ -84,6 +86,14 @@ class InputRejected(LedgerError):
 
 class NotSupported(ConnectorError):
     """The ledger cannot do this; its capabilities say so."""
+
+
+class ChannelError(ConnectorError):
+    """A channel failed to deliver; nothing went out, so trying again later is safe."""
+
+
+class ChannelUncertain(ChannelError):
+    """It is not known whether the letter went out; it must not be sent again by itself."""
 
 
 class WebhookRejected(ConnectorError):

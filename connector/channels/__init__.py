@@ -1,0 +1,1 @@
+"""Channels deliver rendered dunning letters: e-mail, PDF letter, call task, hand-over, outbox."""
