@@ -56,6 +56,13 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+administration_option = click.option(
+    "--administration",
+    metavar="ID",
+    help="Only this administration (id, ledger id or name).",
+)
+
 
 def progress() -> ProgressFactory:
     if not sys.stderr.isatty():

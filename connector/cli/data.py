@@ -20,6 +20,8 @@ from connector import registry
 from connector import reports
 from connector.cli.context import Context
 from connector.cli.context import admin_ids
+from connector.cli.context import administration_option
+from connector.cli.context import json_option
 from connector.cli.context import pass_context
 from connector.cli.context import print_administrations
 from connector.cli.context import progress
@@ -49,7 +51,7 @@ def init(ctx: Context) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@json_option
 @pass_context
 def administrations(ctx: Context, as_json: bool) -> None:
     """List the administrations of every connection."""
@@ -119,12 +121,7 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
 
 
 @click.command()
-@click.option(
-    "--administration",
-    "administration",
-    metavar="ID",
-    help="Only this administration (id, ledger id or name).",
-)
+@administration_option
 @click.option("--full", is_flag=True, help="Ignore the stored cursors and read everything.")
 @pass_context
 def sync(ctx: Context, administration: str | None, full: bool) -> None:
@@ -144,8 +141,8 @@ def sync(ctx: Context, administration: str | None, full: bool) -> None:
 
 
 @click.command()
-@click.option("--administration", metavar="ID", help="Only this administration.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@administration_option
+@json_option
 @pass_context
 def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
     """List debtors."""
@@ -188,7 +185,7 @@ def _item_status(status: str, due: date, today: date) -> str:
 
 
 @click.command()
-@click.option("--administration", metavar="ID", help="Only this administration.")
+@administration_option
 @click.option(
     "--status",
     type=click.Choice(["open", "overdue", "paid", "all"]),
@@ -196,7 +193,7 @@ def _item_status(status: str, due: date, today: date) -> str:
     show_default=True,
     help="open includes overdue items.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@json_option
 @pass_context
 def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
     """List open items (invoices and credit notes)."""
@@ -284,8 +281,8 @@ def _print_aging(rows: Sequence[reports.AgingRow], out: TextIO) -> None:
 
 
 @report.command("aging")
-@click.option("--administration", metavar="ID", help="Only this administration.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@administration_option
+@json_option
 @pass_context
 def report_aging(ctx: Context, administration: str | None, as_json: bool) -> None:
     """Open amounts by days overdue: not due, 1-30, 31-60, 61-90, over 90."""
@@ -311,8 +308,8 @@ def report_aging(ctx: Context, administration: str | None, as_json: bool) -> Non
 
 
 @report.command("dso")
-@click.option("--administration", metavar="ID", help="Only this administration.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@administration_option
+@json_option
 @pass_context
 def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     """Days sales outstanding (countback method) per administration."""
