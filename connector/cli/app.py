@@ -14,6 +14,7 @@ import click
 
 from connector.cli import connections
 from connector.cli import data
+from connector.cli import jobs
 from connector.cli.context import Context
 from connector.errors import ConnectorError
 
@@ -44,7 +45,8 @@ for command in (
     data.items,
     data.report,
     data.demo,
-    data.run,
+    jobs.scheduler,
+    jobs.run,
 ):
     cli.add_command(command)
 

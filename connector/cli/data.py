@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import date
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from typing import TextIO
 
 import click
@@ -35,7 +32,6 @@ from connector.store import records
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
 from connector.sync import discover
-from connector.sync import no_progress
 from connector.sync import sync_all
 
 logger = logging.getLogger("connector")
@@ -390,48 +386,3 @@ def demo(ctx: Context, data_dir: str) -> None:
     click.echo("\nNext: connector items --status overdue | connector report dso | connector --help")
     if any(not s.ok for s in summaries):
         sys.exit(1)
-
-
-@click.command()
-@click.option(
-    "--interval",
-    type=click.IntRange(min=1),
-    default=60,
-    show_default=True,
-    help="Minutes between syncs of every administration.",
-)
-@click.option("--once", is_flag=True, help="Sync once and exit (for cron).")
-@pass_context
-def run(ctx: Context, interval: int, once: bool) -> None:
-    """Keep the store in sync: every administration, every INTERVAL minutes, until stopped.
-
-    Creates or upgrades the store first, so that a fresh container starts by itself.
-    """
-    ctx.store(migrated=False).migrate()
-    stop = threading.Event()
-
-    def _stop(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.is_set():
-            summaries = _run_sync(ctx, administration=None, full=False, progress=no_progress)
-            for s in summaries:
-                if s.ok:
-                    logger.warning(
-                        "synced %s: %d items, %d new, %d changed, %d closed",
-                        s.administration,
-                        s.fetched,
-                        s.new,
-                        s.changed,
-                        s.closed,
-                    )
-                else:
-                    logger.error("sync of %s failed: %s", s.administration, s.error)
-            if once:
-                return
-            stop.wait(interval * 60)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

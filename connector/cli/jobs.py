@@ -1,0 +1,135 @@
+"""Scheduled jobs and the commands that run the scheduler: `connector scheduler` and `run`.
+
+Job functions are top-level and take only the config path, so APScheduler can persist them
+by reference; each builds its own services, as a fresh process would.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import click
+
+from connector.cli.context import Context
+from connector.cli.context import pass_context
+from connector.scheduler import SchedulerLock
+from connector.scheduler import SchedulerSettings
+from connector.scheduler import build_scheduler
+from connector.scheduler import scheduler_settings
+from connector.scheduler import standard_jobs
+from connector.sync import SyncSummary
+from connector.sync import no_progress
+from connector.sync import sync_all
+
+logger = logging.getLogger("connector.jobs")
+
+
+def _settings(ctx: Context) -> SchedulerSettings:
+    where = str(ctx.settings.config_path or "connector.toml")
+    return scheduler_settings(
+        ctx.settings.section("scheduler"), timezone=ctx.settings.timezone, where=where
+    )
+
+
+def log_summaries(summaries: list[SyncSummary]) -> None:
+    for s in summaries:
+        if s.ok:
+            logger.warning(
+                "synced %s: %d items, %d new, %d changed, %d closed",
+                s.administration,
+                s.fetched,
+                s.new,
+                s.changed,
+                s.closed,
+            )
+        else:
+            logger.error("sync of %s failed: %s", s.administration, s.error)
+
+
+def sync_job(config_path: str | None) -> None:
+    """Sync every administration (the scheduler's interval job)."""
+    ctx = Context(config_path=config_path, debug=False)
+    try:
+        store = ctx.store()
+        log_summaries(
+            sync_all(
+                store,
+                ctx.ledger_for,
+                batch_size=ctx.settings.sync_batch_size,
+                progress=no_progress,
+            )
+        )
+    finally:
+        ctx.close()
+
+
+def _jobs(ctx: Context, settings: SchedulerSettings) -> list[Any]:
+    return standard_jobs(
+        settings,
+        sync=f"{__name__}:sync_job",
+        dunning=None,
+        args=(ctx.config_path,),
+    )
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_scheduler(ctx: Context) -> None:
+    """Start the scheduler in the background until SIGTERM/SIGINT, holding the lock."""
+    store = ctx.store(migrated=False)
+    store.migrate()
+    settings = _settings(ctx)
+    lock = SchedulerLock(store)
+    lock.acquire()
+    try:
+        scheduler = build_scheduler(store, settings, _jobs(ctx, settings), blocking=False)
+        scheduler.start()
+        logger.warning(
+            "scheduler started: sync every %d min, dunning on business days at %s (%s)",
+            settings.sync_interval_minutes,
+            settings.dunning_time,
+            settings.timezone,
+        )
+        try:
+            _wait_for_signal()
+        finally:
+            scheduler.shutdown(wait=True)
+    finally:
+        lock.release()
+
+
+@click.command()
+@pass_context
+def scheduler(ctx: Context) -> None:
+    """Run the scheduler alone: sync on an interval, dunning on business days."""
+    run_scheduler(ctx)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Sync every administration once and exit (for cron).")
+@pass_context
+def run(ctx: Context, once: bool) -> None:
+    """The single-machine default: the scheduler (and, with the webhooks, the HTTP app).
+
+    Creates or upgrades the store first, so that a fresh container starts by itself.
+    """
+    if once:
+        ctx.store(migrated=False).migrate()
+        sync_job(ctx.config_path)
+        return
+    run_scheduler(ctx)
