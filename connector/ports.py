@@ -21,6 +21,8 @@ from connector.domain import Administration
 from connector.domain import Debtor
 from connector.domain import Money
 from connector.domain import OpenItem
+from connector.payments.model import PaymentEvent
+from connector.payments.model import WebhookReply
 
 T = TypeVar("T")
 
@@ -122,6 +124,35 @@ class Ledger(Protocol):
         self, administration: Administration, item: OpenItem, idempotency_key: str
     ) -> None:
         """Tell the ledger the dispute on the item is resolved."""
+        ...
+
+
+class PaymentProvider(Protocol):
+    """A payment provider's webhook side: verify on the raw body, then parse.
+
+    Implementations compare signatures in constant time and take the clock as a parameter
+    so tests can fix it. `secrets` are the tenant's own (several during a rotation).
+    """
+
+    name: str
+
+    def parse_webhook(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: float,
+    ) -> Sequence[PaymentEvent]:
+        """Verify and parse one delivery into events (an Adyen batch may hold several).
+
+        Raises:
+            WebhookRejected: status 401 for a bad or missing signature or a replay outside
+                the tolerance, 400 for a body that cannot be parsed.
+        """
+        ...
+
+    def reply(self, events: Sequence[PaymentEvent]) -> WebhookReply:
+        """The answer once the events are durably stored."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""Payments: provider events, matching them to open items, and writing them back."""
