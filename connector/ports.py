@@ -3,6 +3,11 @@
 A ledger adapter implements `Ledger`. It owns its cursors: the core stores them as opaque
 strings and hands them back on the next sync. What a package cannot do is declared in
 `Capabilities`, and the write-back methods raise `NotSupported` for it, never pretend.
+
+A ledger that signs in over OAuth2 declares how in an `OAuthSpec` named `OAUTH_SPEC` in the
+module of its factory, and its factory takes the connection's tokens as an `AccessTokens`
+(`create_ledger(config, *, tokens)`, see `OAuthLedgerFactory`). The adapter never sees a
+refresh token and never refreshes by itself: the core does that, once, under a lock.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 from typing import Generic
+from typing import Literal
 from typing import Protocol
 from typing import TypeVar
 
@@ -114,6 +122,16 @@ class Ledger(Protocol):
         """Book a payment against the item, at most its current open amount, exactly once."""
         ...
 
+    def reverse_payment(
+        self,
+        administration: Administration,
+        item: OpenItem,
+        amount: Money,
+        idempotency_key: str,
+    ) -> PaymentReceipt:
+        """Undo a payment this connector recorded (a chargeback), exactly once."""
+        ...
+
     def flag_dispute(
         self, administration: Administration, item: OpenItem, reason: str, idempotency_key: str
     ) -> None:
@@ -160,3 +178,67 @@ class LedgerFactory(Protocol):
     """What an entry point in `dunning_connector.ledgers` must be."""
 
     def __call__(self, config: Mapping[str, Any]) -> Ledger: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSpec:
+    """How a ledger signs in with the OAuth2 authorization-code flow.
+
+    The URLs are the ledger's real endpoints; `[ledgers.NAME]` settings of the same name
+    (`authorize_url`, `token_url`, `revoke_url`, `scopes`) override them, so the same code
+    runs against a sandbox or a test server.
+
+    - `pkce`: send an S256 code challenge (only where the provider accepts it).
+    - `refresh_leeway_seconds`: refresh this long before the access token expires.
+    - `min_token_age_seconds`: never refresh a younger access token (Exact: 570 s).
+    - `keepalive_seconds`: refresh a connection whose refresh token has not been used for
+      this long, so it does not die of old age (Exact: ~30 days); None: no keep-alive.
+    - `token_auth`: how the client authenticates at the token endpoint.
+    - `authorize_params`: extra query parameters for the authorize URL.
+    """
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...] = ()
+    pkce: bool = True
+    refresh_leeway_seconds: float = 60.0
+    min_token_age_seconds: float = 0.0
+    revoke_url: str | None = None
+    keepalive_seconds: float | None = None
+    token_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class AccessTokens(Protocol):
+    """A valid access token for one connection, whenever the adapter asks.
+
+    The core keeps the tokens encrypted, refreshes them before they expire (one refresh at a
+    time per connection, across processes) and persists every rotated refresh token. An
+    adapter calls `access_token()` before each request, and `rejected(token)` once when the
+    ledger answers 401 to that token.
+    """
+
+    def access_token(self) -> str:
+        """A token that is valid now.
+
+        Raises:
+            ReconnectRequired: the grant is dead; a person must connect again.
+            RateLimited: the token endpoint asked to wait.
+            AuthError: the token could not be refreshed now (try again later).
+        """
+        ...
+
+    def rejected(self, access_token: str) -> str:
+        """The ledger refused `access_token`: a newer one, refreshing if nobody else did.
+
+        Raises:
+            ReconnectRequired, RateLimited, AuthError: as for `access_token`.
+        """
+        ...
+
+
+class OAuthLedgerFactory(Protocol):
+    """The factory of an OAuth ledger: its `[ledgers.NAME]` settings plus the connection's
+    own config in `config`, and the connection's tokens."""
+
+    def __call__(self, config: Mapping[str, Any], *, tokens: AccessTokens) -> Ledger: ...

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from typing import Protocol
 
@@ -22,9 +24,11 @@ from sqlalchemy import Connection
 
 from connector.domain import Debtor
 from connector.domain import ItemStatus
+from connector.domain import Money
 from connector.domain import OpenItem
 from connector.errors import ConnectorError
 from connector.errors import InputRejected
+from connector.payments.outbox import pending_adjustments
 from connector.ports import Feed
 from connector.ports import Ledger
 from connector.store import Store
@@ -123,6 +127,16 @@ def debtor_fingerprint(debtor: Debtor) -> str:
     )
 
 
+def _adjusted(item: OpenItem, delta: Decimal) -> tuple[OpenItem, str]:
+    """The ledger's item with our not-yet-written payments (delta) applied."""
+    amount = item.open_amount.amount + delta
+    if item.open_amount.amount > 0:
+        amount = max(amount, Decimal(0))  # never below zero for an invoice
+    money = Money(amount, item.open_amount.currency)
+    status = ItemStatus.PAID.value if amount == 0 else ItemStatus.OPEN.value
+    return replace(item, open_amount=money), status
+
+
 class _Run:
     """The state of one administration's sync inside its transaction."""
 
@@ -165,6 +179,7 @@ class _Run:
         self, feed: Feed[OpenItem], progress: Progress
     ) -> tuple[int, int, int, int, str | None]:
         known = records.item_index(self.conn, self.admin.id)
+        adjust = pending_adjustments(self.conn, self.admin.id)
         seen: set[str] = set()
         to_close: list[int] = []
         fetched = new = changed = 0
@@ -177,19 +192,29 @@ class _Run:
                 seen.add(item.external_id)
                 fingerprint = item_fingerprint(item)
                 before = known.get(item.external_id)
-                if before is not None and before[1] == fingerprint and before[2] == open_status:
+                delta = adjust.get(item.external_id)
+                status = open_status
+                if delta is not None:
+                    item, status = _adjusted(item, delta)
+                if before is not None and before[1] == fingerprint and before[2] == status:
                     continue
                 if before is None:
                     new += 1
                 else:
                     changed += 1
-                pending.append(self._item_row(item, fingerprint))
+                pending.append(self._item_row(item, fingerprint, status))
                 if len(pending) >= self.batch_size:
                     records.upsert_items(self.conn, pending)
                     pending = []
             for external_id in page.removed:
                 entry = known.get(external_id)
-                if entry is not None and entry[2] == open_status and external_id not in seen:
+                reopened = adjust.get(external_id, 0) > 0  # a chargeback not yet in the ledger
+                if (
+                    entry is not None
+                    and entry[2] == open_status
+                    and external_id not in seen
+                    and not reopened
+                ):
                     to_close.append(entry[0])
             progress.update(len(page.records))
             if page.cursor is not None:
@@ -199,7 +224,7 @@ class _Run:
             to_close.extend(
                 row_id
                 for ext, (row_id, _fp, status) in known.items()
-                if status == open_status and ext not in seen
+                if status == open_status and ext not in seen and adjust.get(ext, 0) <= 0
             )
         records.close_items(self.conn, to_close, self.now)
         return fetched, new, changed, len(to_close), cursor
@@ -227,7 +252,7 @@ class _Run:
             "updated_at": self.now,
         }
 
-    def _item_row(self, i: OpenItem, fingerprint: str) -> dict[str, Any]:
+    def _item_row(self, i: OpenItem, fingerprint: str, status: str) -> dict[str, Any]:
         return {
             "administration_id": self.admin.id,
             "external_id": i.external_id,
@@ -239,11 +264,11 @@ class _Run:
             "amount": i.amount.amount if i.amount is not None else None,
             "open_amount": i.open_amount.amount,
             "description": i.description,
-            "status": ItemStatus.OPEN.value,
+            "status": status,
             "fingerprint": fingerprint,
             "first_seen_at": self.now,
             "updated_at": self.now,
-            "closed_at": None,
+            "closed_at": None if status == ItemStatus.OPEN.value else self.now,
         }
 
 

@@ -189,6 +189,19 @@ class FilesLedger:
         )
         raise NotSupported(msg)
 
+    def reverse_payment(
+        self,
+        administration: Administration,
+        item: OpenItem,
+        amount: Money,
+        idempotency_key: str,
+    ) -> PaymentReceipt:
+        msg = (
+            "the files ledger cannot reverse payments; reverse it in your bookkeeping package "
+            "and re-export"
+        )
+        raise NotSupported(msg)
+
     def flag_dispute(
         self, administration: Administration, item: OpenItem, reason: str, idempotency_key: str
     ) -> None:

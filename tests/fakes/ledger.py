@@ -122,6 +122,10 @@ class FakeLedger:
         msg = "fake ledger takes no payments"
         raise NotSupported(msg)
 
+    def reverse_payment(self, *args, **kwargs):
+        msg = "fake ledger takes no payments"
+        raise NotSupported(msg)
+
     def flag_dispute(self, *args, **kwargs):
         msg = "fake ledger takes no disputes"
         raise NotSupported(msg)
@@ -129,3 +133,59 @@ class FakeLedger:
     def clear_dispute(self, *args, **kwargs):
         msg = "fake ledger takes no disputes"
         raise NotSupported(msg)
+
+
+@dataclass
+class PayableLedger(FakeLedger):
+    """A fake ledger that records payments and disputes, idempotent by key like a real one.
+
+    `fail_next` raises the given errors on the next write attempts (one per attempt);
+    `lose_answer_once` records the write but raises as if the answer was lost.
+    """
+
+    payments: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    reversals: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    disputes: dict[str, str] = field(default_factory=dict)
+    fail_next: list[Exception] = field(default_factory=list)
+    lose_answer_once: bool = False
+    calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.capabilities = Capabilities(
+            record_payment=True, reverse_payment=True, flag_dispute=True, targeted_read=True
+        )
+
+    def _maybe_fail(self) -> None:
+        self.calls += 1
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    def record_payment(self, administration, item, amount, paid_on, idempotency_key):
+        from connector.ports import PaymentReceipt
+
+        self._maybe_fail()
+        if idempotency_key in self.payments:  # a retry after a lost answer: look it up first
+            return PaymentReceipt(f"pay-{idempotency_key}", amount, already_recorded=True)
+        self.payments[idempotency_key] = (item.external_id, amount.amount)
+        if self.lose_answer_once:
+            self.lose_answer_once = False
+            from connector.errors import RetriableLedgerError
+
+            msg = "connection reset after the request was sent"
+            raise RetriableLedgerError(msg)
+        return PaymentReceipt(f"pay-{idempotency_key}", amount)
+
+    def reverse_payment(self, administration, item, amount, idempotency_key):
+        from connector.ports import PaymentReceipt
+
+        self._maybe_fail()
+        self.reversals.setdefault(idempotency_key, (item.external_id, amount.amount))
+        return PaymentReceipt(f"rev-{idempotency_key}", amount)
+
+    def flag_dispute(self, administration, item, reason, idempotency_key):
+        self._maybe_fail()
+        self.disputes[item.external_id] = reason
+
+    def clear_dispute(self, administration, item, idempotency_key):
+        self._maybe_fail()
+        self.disputes.pop(item.external_id, None)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from connector.store.schema import metadata
+from connector.store.tables import all_metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=all_metadata(),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

@@ -1,0 +1,123 @@
+"""Storing received events durably, before the provider gets its 2xx.
+
+A duplicate delivery (same endpoint, provider and event id) changes nothing and is reported
+as such, so the edge can answer 2xx again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+
+from connector.errors import ConfigError
+from connector.errors import NotFound
+from connector.payments.model import PaymentEvent
+from connector.payments.tables import endpoint_administrations
+from connector.payments.tables import webhook_endpoints
+from connector.payments.tables import webhook_events
+
+RECEIVED = "received"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: int
+    name: str
+    administration_ids: tuple[int, ...]
+
+
+def create_endpoint(
+    conn: Connection, *, name: str, administration_ids: Sequence[int], now: datetime
+) -> tuple[Endpoint, str]:
+    """A new endpoint and its token; the token is shown once and only its hash is kept."""
+    if conn.execute(select(webhook_endpoints.c.id).where(webhook_endpoints.c.name == name)).first():
+        msg = f"a webhook endpoint named {name!r} already exists"
+        raise ConfigError(msg)
+    token = secrets.token_urlsafe(32)
+    endpoint_id = conn.execute(
+        webhook_endpoints.insert()
+        .values(name=name, token_hash=token_hash(token), created_at=now)
+        .returning(webhook_endpoints.c.id)
+    ).scalar_one()
+    if administration_ids:
+        conn.execute(
+            endpoint_administrations.insert(),
+            [{"endpoint_id": endpoint_id, "administration_id": a} for a in administration_ids],
+        )
+    return Endpoint(endpoint_id, name, tuple(administration_ids)), token
+
+
+def _endpoint(conn: Connection, row_id: int, name: str) -> Endpoint:
+    admins = conn.execute(
+        select(endpoint_administrations.c.administration_id)
+        .where(endpoint_administrations.c.endpoint_id == row_id)
+        .order_by(endpoint_administrations.c.administration_id)
+    ).scalars()
+    return Endpoint(row_id, name, tuple(admins))
+
+
+def endpoint_for_token(conn: Connection, token: str) -> Endpoint | None:
+    row = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.name).where(
+            webhook_endpoints.c.token_hash == token_hash(token)
+        )
+    ).first()
+    return None if row is None else _endpoint(conn, row.id, row.name)
+
+
+def find_endpoint(conn: Connection, name: str) -> Endpoint:
+    row = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.name).where(
+            webhook_endpoints.c.name == name
+        )
+    ).first()
+    if row is None:
+        msg = f"no webhook endpoint {name!r}; see: connector webhooks endpoints"
+        raise NotFound(msg)
+    return _endpoint(conn, row.id, row.name)
+
+
+def store_events(
+    conn: Connection, endpoint_id: int, events: Sequence[PaymentEvent], now: datetime
+) -> list[bool]:
+    """Insert the events; for each, True when it is new, False for a duplicate."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    fresh: list[bool] = []
+    for event in events:
+        stmt = (
+            insert(webhook_events)
+            .values(
+                endpoint_id=endpoint_id,
+                provider=event.provider,
+                event_id=event.event_id,
+                kind=event.kind.value,
+                payment_id=event.payment_id,
+                amount=event.amount.amount,
+                currency=event.amount.currency,
+                occurred_at=event.occurred_at,
+                received_at=now,
+                description=event.description,
+                references=dict(event.references),
+                payer_name=event.payer_name,
+                payer_iban=event.payer_iban,
+                status=RECEIVED,
+                detail="",
+            )
+            .on_conflict_do_nothing(index_elements=["endpoint_id", "provider", "event_id"])
+            .returning(webhook_events.c.id)
+        )
+        # RETURNING rather than rowcount: psycopg does not report a count here.
+        fresh.append(conn.execute(stmt).first() is not None)
+    return fresh
