@@ -15,6 +15,7 @@ import click
 from connector.cli import connections
 from connector.cli import data
 from connector.cli import jobs
+from connector.cli import payments
 from connector.cli.context import Context
 from connector.errors import ConnectorError
 
@@ -45,6 +46,9 @@ for command in (
     data.items,
     data.report,
     data.demo,
+    payments.webhooks,
+    payments.payments,
+    payments.outbox,
     jobs.scheduler,
     jobs.run,
 ):

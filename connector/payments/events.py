@@ -21,6 +21,7 @@ from connector.errors import ConfigError
 from connector.errors import NotFound
 from connector.payments.model import PaymentEvent
 from connector.payments.tables import endpoint_administrations
+from connector.payments.tables import provider_secrets
 from connector.payments.tables import webhook_endpoints
 from connector.payments.tables import webhook_events
 
@@ -121,3 +122,52 @@ def store_events(
         # RETURNING rather than rowcount: psycopg does not report a count here.
         fresh.append(conn.execute(stmt).first() is not None)
     return fresh
+
+
+def add_secret(
+    conn: Connection, endpoint_id: int, provider: str, encrypted: str, now: datetime
+) -> None:
+    """Add a provider secret (already encrypted); several may be active during a rotation."""
+    conn.execute(
+        provider_secrets.insert().values(
+            endpoint_id=endpoint_id, provider=provider, secret=encrypted, created_at=now
+        )
+    )
+
+
+def drop_secrets(conn: Connection, endpoint_id: int, provider: str) -> int:
+    result = conn.execute(
+        provider_secrets.delete()
+        .where(provider_secrets.c.endpoint_id == endpoint_id)
+        .where(provider_secrets.c.provider == provider)
+    )
+    return int(result.rowcount or 0)
+
+
+def encrypted_secrets(conn: Connection, endpoint_id: int, provider: str) -> list[str]:
+    """The provider's secrets for this endpoint, newest first, still encrypted."""
+    return list(
+        conn.execute(
+            select(provider_secrets.c.secret)
+            .where(provider_secrets.c.endpoint_id == endpoint_id)
+            .where(provider_secrets.c.provider == provider)
+            .order_by(provider_secrets.c.id.desc())
+        ).scalars()
+    )
+
+
+def list_endpoints(conn: Connection) -> list[tuple[Endpoint, list[str]]]:
+    """Every endpoint with the providers it has secrets for (never the secrets)."""
+    rows = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.name).order_by(webhook_endpoints.c.id)
+    ).all()
+    result = []
+    for row in rows:
+        providers = conn.execute(
+            select(provider_secrets.c.provider)
+            .where(provider_secrets.c.endpoint_id == row.id)
+            .distinct()
+            .order_by(provider_secrets.c.provider)
+        ).scalars()
+        result.append((_endpoint(conn, row.id, row.name), list(providers)))
+    return result
