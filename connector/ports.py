@@ -174,6 +174,35 @@ class PaymentProvider(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerHint:
+    """A ledger's webhook says a record changed: re-read it, never trust the payload.
+
+    `kind` is "item" or "debtor"; `record_id` the ledger's own id of it.
+    """
+
+    administration_external_id: str
+    kind: Literal["item", "debtor"]
+    record_id: str
+
+
+class LedgerWebhooks(Protocol):
+    """A ledger's webhook side (Moneybird, Exact): verify on the raw body, then hint.
+
+    Exported as `WEBHOOKS` from the ledger's factory module, when the ledger has webhooks.
+    """
+
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], now: float
+    ) -> Sequence[LedgerHint]:
+        """The records to re-read; empty for a validation ping.
+
+        Raises:
+            WebhookRejected: 401 for a bad signature or a replay, 400 for a malformed body.
+        """
+        ...
+
+
 class LedgerFactory(Protocol):
     """What an entry point in `dunning_connector.ledgers` must be."""
 
