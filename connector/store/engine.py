@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -97,7 +98,7 @@ class Store:
                     conn = conn.execution_options(**{_IMMEDIATE: True})
                 with conn.begin():
                     yield conn
-        except OperationalError as exc:
+        except (OperationalError, InterfaceError) as exc:  # the database, not our statement
             msg = f"the store {self.describe()} failed: {exc.orig or exc}"
             raise StoreError(msg) from exc
 

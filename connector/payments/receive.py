@@ -1,0 +1,149 @@
+"""Receiving one webhook delivery, independent of the HTTP framework.
+
+    token -> endpoint (tenant) -> the provider's secrets of that tenant -> verify and parse
+    on the raw body -> store the events durably -> the provider's reply
+
+The answer is decided here: 404 for an unknown endpoint or provider (nothing leaks about
+which), 401 for a bad signature, 400 for a malformed body, 503 when the store cannot take the
+events (so the provider retries), 2xx only after the events are committed. Bad input never
+becomes a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+
+from connector.errors import ConnectorError
+from connector.errors import RetriableLedgerError
+from connector.errors import StoreError
+from connector.errors import UnknownPlugin
+from connector.errors import WebhookRejected
+from connector.payments import events as event_store
+from connector.ports import PaymentProvider
+from connector.store import Store
+from connector.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: str
+    content_type: str = "application/json"
+    outcome: str = ""  # verified, duplicate, rejected, unknown, unavailable
+    events: int = 0
+    duplicates: int = 0
+
+
+def _json(status: int, message: str, outcome: str) -> Answer:
+    import json
+
+    return Answer(status, json.dumps({"error": message}), outcome=outcome)
+
+
+@dataclass
+class LogLimiter:
+    """At most `per_minute` log lines per kind of rejection, then a count of the rest."""
+
+    per_minute: int = 10
+    clock: Callable[[], float] = time.monotonic
+    _window: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def allow(self, kind: str) -> bool:
+        now = self.clock()
+        start, count = self._window.get(kind, (now, 0))
+        if now - start >= 60:
+            if count > self.per_minute:
+                logger.warning(
+                    "%d more %s webhooks were rejected in the last minute",
+                    count - self.per_minute,
+                    kind,
+                )
+            start, count = now, 0
+        self._window[kind] = (start, count + 1)
+        return count < self.per_minute
+
+
+def receive(
+    *,
+    store: Store,
+    vault: Vault,
+    providers: Callable[[str], PaymentProvider],
+    token: str,
+    provider_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime | None = None,
+    log_limiter: LogLimiter | None = None,
+) -> Answer:
+    limiter = log_limiter or LogLimiter()
+    moment = now or datetime.now(UTC)
+    try:
+        provider = providers(provider_name)
+    except UnknownPlugin:
+        return _json(404, "not found", "unknown")
+    try:
+        with store.begin() as conn:
+            endpoint = event_store.endpoint_for_token(conn, token)
+            encrypted = (
+                event_store.encrypted_secrets(conn, endpoint.id, provider_name)
+                if endpoint is not None
+                else []
+            )
+    except StoreError:
+        return _json(503, "temporarily unavailable", "unavailable")
+    if endpoint is None:
+        return _json(404, "not found", "unknown")
+    if not encrypted:
+        if limiter.allow("unconfigured"):
+            logger.warning("endpoint %s has no %s secret; rejected", endpoint.name, provider_name)
+        return _json(401, "signature not verified", "rejected")
+    try:
+        secrets = [vault.decrypt(s, what=f"a {provider_name} webhook secret") for s in encrypted]
+    except ConnectorError as exc:  # a key that cannot decrypt: our fault; the provider retries
+        logger.error("endpoint %s: %s", endpoint.name, exc)
+        return _json(503, "temporarily unavailable", "unavailable")
+    try:
+        events = provider.parse_webhook(body, headers, secrets, moment.timestamp())
+    except WebhookRejected as exc:
+        if limiter.allow(f"{provider_name}-{exc.status}"):
+            logger.warning(
+                "%s webhook for endpoint %s rejected (%d): %s",
+                provider_name,
+                endpoint.name,
+                exc.status,
+                exc,
+            )
+        status = exc.status if exc.status in (400, 401, 413) else 400
+        message = "signature not verified" if status == 401 else "malformed body"
+        return _json(status, message, "rejected")
+    except RetriableLedgerError as exc:
+        # e.g. Mollie classic: the payment could not be fetched yet; ask for a retry.
+        logger.warning("%s webhook for endpoint %s: %s", provider_name, endpoint.name, exc)
+        return _json(503, "temporarily unavailable", "unavailable")
+    except ConnectorError as exc:  # any other failure of ours must not be a bare 500
+        logger.error("%s webhook for endpoint %s failed: %s", provider_name, endpoint.name, exc)
+        return _json(503, "temporarily unavailable", "unavailable")
+    try:
+        with store.begin() as conn:
+            fresh = event_store.store_events(conn, endpoint.id, events, moment)
+    except StoreError:
+        return _json(503, "temporarily unavailable", "unavailable")
+    reply = provider.reply(events)
+    duplicates = fresh.count(False)
+    return Answer(
+        reply.status,
+        reply.body,
+        reply.content_type,
+        outcome="duplicate" if events and duplicates == len(events) else "verified",
+        events=len(events),
+        duplicates=duplicates,
+    )
