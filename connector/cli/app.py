@@ -14,6 +14,8 @@ import click
 
 from connector.cli import connections
 from connector.cli import data
+from connector.cli import dunning
+from connector.cli import http
 from connector.cli import jobs
 from connector.cli import payments
 from connector.cli.context import Context
@@ -40,15 +42,25 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 for command in (
     data.init,
     connections.connect,
+    connections.connections,
+    connections.disconnect,
+    connections.keep_alive,
+    connections.secrets_group,
     data.administrations,
     data.sync,
     data.debtors,
     data.items,
     data.report,
     data.demo,
+    dunning.dunning,
+    dunning.dispute,
+    dunning.arrangement,
+    dunning.pause,
+    dunning.tasks,
     payments.webhooks,
     payments.payments,
     payments.outbox,
+    http.serve,
     jobs.scheduler,
     jobs.run,
 ):

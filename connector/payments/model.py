@@ -57,3 +57,8 @@ class WebhookReply:
     status: int = 200
     body: str = ""
     content_type: str = "text/plain"
+
+
+# The HTTP edge passes the URL the provider called in this header (some providers sign it,
+# e.g. Buckaroo's JSON push); whatever the caller sent under that name is overwritten.
+REQUEST_URL_HEADER = "X-Connector-Request-Url"

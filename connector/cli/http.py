@@ -1,0 +1,98 @@
+"""The HTTP edge wired up: `connector serve` runs it under gunicorn.
+
+The app is built inside each gunicorn worker (after the fork), so no database connection or
+thread crosses a fork.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import click
+from flask import Flask
+
+from connector import registry
+from connector.cli.context import Context
+from connector.cli.context import pass_context
+from connector.ports import PaymentProvider
+from connector.vault import Vault
+from webhooks.app import Services
+from webhooks.app import create_app
+from webhooks.edge import edge_blueprint
+from webhooks.metrics import Metrics
+from webhooks.payments import payments_blueprint
+
+
+def build_app(ctx: Context) -> Flask:
+    """Everything the edge needs, from the settings and the environment."""
+    settings = ctx.settings
+    store = ctx.store()
+    vault = Vault.from_environ(os.environ)
+
+    @cache
+    def providers(name: str) -> PaymentProvider:
+        factory = registry.provider_factory(name)
+        provider: PaymentProvider = factory(dict(settings.section("providers", name)))
+        return provider
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    metrics = Metrics(store, clock)
+    services = Services(
+        store=store, oauth=ctx.oauth(), admin_key=os.environ.get("CONNECTOR_ADMIN_KEY") or None
+    )
+    return create_app(
+        settings,
+        services,
+        blueprints=[
+            payments_blueprint(
+                store=store, vault=vault, providers=providers, metrics=metrics, clock=clock
+            ),
+            edge_blueprint(store=store, metrics=metrics),
+        ],
+    )
+
+
+def _gunicorn(ctx: Context, bind: str, workers: int, options: dict[str, Any]) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            # In the worker: a fresh Context, so each worker opens its own connections.
+            return build_app(Context(config_path=ctx.config_path, debug=ctx.debug))
+
+    _Server().run()
+
+
+@click.command()
+@click.option(
+    "--bind",
+    default="127.0.0.1:8000",
+    show_default=True,
+    help="Address to listen on (put a TLS-terminating proxy in front).",
+)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True)
+@pass_context
+def serve(ctx: Context, bind: str, workers: int, threads: int) -> None:
+    """Run the HTTP edge (webhooks, OAuth callbacks, health, metrics) under gunicorn."""
+    ctx.store()  # a store that is not set up is reported here, once, not per worker
+    build_app(ctx)  # configuration errors (e.g. a missing key) stop us before forking
+    ctx.close()
+    _gunicorn(
+        ctx,
+        bind,
+        workers,
+        {"threads": threads, "timeout": 30, "worker_class": "gthread" if threads > 1 else "sync"},
+    )
