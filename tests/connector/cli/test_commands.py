@@ -130,9 +130,9 @@ def test_store_not_initialised_is_a_configuration_error(cli, tmp_path, monkeypat
 def test_exit_codes_and_one_line_errors(cli, tmp_path):
     unknown = cli("connect", "sap")
     assert unknown.code == 2
-    assert unknown.err.strip().splitlines() == [
-        "connector: error: unknown ledger 'sap'; installed: files"
-    ]
+    [line] = unknown.err.strip().splitlines()
+    assert line.startswith("connector: error: unknown ledger 'sap'; installed: ")
+    assert "files" in line.split("installed: ")[1].split(", ")
     missing = cli("connect", "files", "--path", str(tmp_path / "nowhere"))
     assert missing.code == 2 and len(missing.err.strip().splitlines()) == 1
     assert cli("items", "--administration", "42").code == 1
