@@ -20,7 +20,9 @@ from werkzeug.datastructures import Headers
 
 from connector.payments.model import REQUEST_URL_HEADER
 from connector.payments.receive import LogLimiter
+from connector.payments.receive import SecretCache
 from connector.payments.receive import receive
+from connector.payments.writer import EventWriter
 from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
@@ -37,6 +39,8 @@ def payments_blueprint(
 ) -> Blueprint:
     bp = Blueprint("payments", __name__)
     limiter = LogLimiter()
+    secrets = SecretCache()
+    writer = EventWriter(store)
 
     @bp.post("/webhooks/<token>/<provider>")
     def webhook(token: str, provider: str) -> Response:
@@ -55,6 +59,8 @@ def payments_blueprint(
             headers=cast(Mapping[str, str], headers),
             now=clock(),
             log_limiter=limiter,
+            cache=secrets,
+            writer=writer,
         )
         # Label only installed providers, so strangers cannot grow the metric's label set.
         label = provider if answer.outcome != "unknown" else "unknown"

@@ -11,8 +11,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -90,37 +93,63 @@ def find_endpoint(conn: Connection, name: str) -> Endpoint:
     return _endpoint(conn, row.id, row.name)
 
 
+def secrets_for(conn: Connection, token: str, provider: str) -> tuple[int, str, list[str]] | None:
+    """The endpoint behind a token with that provider's encrypted secrets, newest first, in
+    one query (the receiving hot path); None for an unknown token."""
+    rows = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.name, provider_secrets.c.secret)
+        .outerjoin(
+            provider_secrets,
+            (provider_secrets.c.endpoint_id == webhook_endpoints.c.id)
+            & (provider_secrets.c.provider == provider),
+        )
+        .where(webhook_endpoints.c.token_hash == token_hash(token))
+        .order_by(provider_secrets.c.id.desc())
+    ).all()
+    if not rows:
+        return None
+    return rows[0].id, rows[0].name, [r.secret for r in rows if r.secret is not None]
+
+
+@cache
+def _insert_event(dialect: str) -> Any:
+    """Built once per dialect: constructing the statement per call costs more than running it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    names = [c.name for c in webhook_events.columns if c.name not in ("id", "processed_at")]
+    return (
+        insert(webhook_events)
+        .values({name: bindparam(name, type_=webhook_events.c[name].type) for name in names})
+        .on_conflict_do_nothing(index_elements=["endpoint_id", "provider", "event_id"])
+        .returning(webhook_events.c.id)
+    )
+
+
 def store_events(
     conn: Connection, endpoint_id: int, events: Sequence[PaymentEvent], now: datetime
 ) -> list[bool]:
     """Insert the events; for each, True when it is new, False for a duplicate."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = _insert_event(conn.dialect.name)
     fresh: list[bool] = []
     for event in events:
-        stmt = (
-            insert(webhook_events)
-            .values(
-                endpoint_id=endpoint_id,
-                provider=event.provider,
-                event_id=event.event_id,
-                kind=event.kind.value,
-                payment_id=event.payment_id,
-                amount=event.amount.amount,
-                currency=event.amount.currency,
-                occurred_at=event.occurred_at,
-                received_at=now,
-                description=event.description,
-                references=dict(event.references),
-                payer_name=event.payer_name,
-                payer_iban=event.payer_iban,
-                status=RECEIVED,
-                detail="",
-            )
-            .on_conflict_do_nothing(index_elements=["endpoint_id", "provider", "event_id"])
-            .returning(webhook_events.c.id)
-        )
+        params = {
+            "endpoint_id": endpoint_id,
+            "provider": event.provider,
+            "event_id": event.event_id,
+            "kind": event.kind.value,
+            "payment_id": event.payment_id,
+            "amount": event.amount.amount,
+            "currency": event.amount.currency,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "description": event.description,
+            "references": dict(event.references),
+            "payer_name": event.payer_name,
+            "payer_iban": event.payer_iban,
+            "status": RECEIVED,
+            "detail": "",
+        }
         # RETURNING rather than rowcount: psycopg does not report a count here.
-        fresh.append(conn.execute(stmt).first() is not None)
+        fresh.append(conn.execute(stmt, params).first() is not None)
     return fresh
 
 

@@ -26,6 +26,7 @@ from connector.errors import StoreError
 from connector.errors import UnknownPlugin
 from connector.errors import WebhookRejected
 from connector.payments import events as event_store
+from connector.payments.writer import EventWriter
 from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
@@ -72,6 +73,42 @@ class LogLimiter:
         return count < self.per_minute
 
 
+@dataclass
+class SecretCache:
+    """Endpoint and decrypted secrets per (token, provider) for `ttl` seconds.
+
+    The receiving hot path otherwise spends most of its time looking up the same secrets;
+    a secret added or removed takes effect within `ttl` seconds (a provider retries a 401).
+    """
+
+    ttl: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[tuple[str, str], tuple[float, tuple[int, str, list[str]] | None]] = field(
+        default_factory=dict
+    )
+
+    def get(
+        self, store: Store, vault: Vault, token: str, provider: str
+    ) -> tuple[int, str, list[str]] | None:
+        key = (event_store.token_hash(token), provider)
+        now = self.clock()
+        hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        with store.begin() as conn:
+            row = event_store.secrets_for(conn, token, provider)
+        found = None
+        if row is not None:
+            endpoint_id, name, encrypted = row
+            secrets = [vault.decrypt(s, what=f"a {provider} webhook secret") for s in encrypted]
+            found = (endpoint_id, name, secrets)
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:  # unknown tokens must not grow it without bound
+                self._entries.clear()
+            self._entries[key] = (now, found)
+        return found
+
+
 def receive(
     *,
     store: Store,
@@ -83,6 +120,8 @@ def receive(
     headers: Mapping[str, str],
     now: datetime | None = None,
     log_limiter: LogLimiter | None = None,
+    cache: SecretCache | None = None,
+    writer: EventWriter | None = None,
 ) -> Answer:
     limiter = log_limiter or LogLimiter()
     moment = now or datetime.now(UTC)
@@ -91,26 +130,19 @@ def receive(
     except UnknownPlugin:
         return _json(404, "not found", "unknown")
     try:
-        with store.begin() as conn:
-            endpoint = event_store.endpoint_for_token(conn, token)
-            encrypted = (
-                event_store.encrypted_secrets(conn, endpoint.id, provider_name)
-                if endpoint is not None
-                else []
-            )
+        found = (cache or SecretCache(0)).get(store, vault, token, provider_name)
     except StoreError:
         return _json(503, "temporarily unavailable", "unavailable")
-    if endpoint is None:
-        return _json(404, "not found", "unknown")
-    if not encrypted:
-        if limiter.allow("unconfigured"):
-            logger.warning("endpoint %s has no %s secret; rejected", endpoint.name, provider_name)
-        return _json(401, "signature not verified", "rejected")
-    try:
-        secrets = [vault.decrypt(s, what=f"a {provider_name} webhook secret") for s in encrypted]
     except ConnectorError as exc:  # a key that cannot decrypt: our fault; the provider retries
-        logger.error("endpoint %s: %s", endpoint.name, exc)
+        logger.error("a %s webhook secret cannot be used: %s", provider_name, exc)
         return _json(503, "temporarily unavailable", "unavailable")
+    if found is None:
+        return _json(404, "not found", "unknown")
+    endpoint_id, endpoint_name, secrets = found
+    if not secrets:
+        if limiter.allow("unconfigured"):
+            logger.warning("endpoint %s has no %s secret; rejected", endpoint_name, provider_name)
+        return _json(401, "signature not verified", "rejected")
     try:
         events = provider.parse_webhook(body, headers, secrets, moment.timestamp())
     except WebhookRejected as exc:
@@ -118,7 +150,7 @@ def receive(
             logger.warning(
                 "%s webhook for endpoint %s rejected (%d): %s",
                 provider_name,
-                endpoint.name,
+                endpoint_name,
                 exc.status,
                 exc,
             )
@@ -127,14 +159,17 @@ def receive(
         return _json(status, message, "rejected")
     except RetriableLedgerError as exc:
         # e.g. Mollie classic: the payment could not be fetched yet; ask for a retry.
-        logger.warning("%s webhook for endpoint %s: %s", provider_name, endpoint.name, exc)
+        logger.warning("%s webhook for endpoint %s: %s", provider_name, endpoint_name, exc)
         return _json(503, "temporarily unavailable", "unavailable")
     except ConnectorError as exc:  # any other failure of ours must not be a bare 500
-        logger.error("%s webhook for endpoint %s failed: %s", provider_name, endpoint.name, exc)
+        logger.error("%s webhook for endpoint %s failed: %s", provider_name, endpoint_name, exc)
         return _json(503, "temporarily unavailable", "unavailable")
     try:
-        with store.begin() as conn:
-            fresh = event_store.store_events(conn, endpoint.id, events, moment)
+        if writer is not None:
+            fresh = writer.write(endpoint_id, events, moment)
+        else:
+            with store.begin() as conn:
+                fresh = event_store.store_events(conn, endpoint_id, events, moment)
     except StoreError:
         return _json(503, "temporarily unavailable", "unavailable")
     reply = provider.reply(events)
