@@ -1,0 +1,373 @@
+"""The Twinfield ledger through its port, against the fake Twinfield over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from adapters.twinfield import create_ledger
+from adapters.twinfield.ledger import TwinfieldLedger
+from connector.domain import Administration
+from connector.domain import Money
+from connector.domain import OpenItem
+from connector.errors import InputRejected
+from connector.errors import LedgerError
+from connector.errors import NotSupported
+from connector.errors import RateLimited
+from connector.errors import RetriableLedgerError
+from connector.ports import Feed
+from connector.store import Store
+from connector.store import records
+from connector.sync import sync_administration
+from tests.fakes.twinfield import FakeDebtor
+from tests.fakes.twinfield import FakeOffice
+from tests.fakes.twinfield import FakeTwinfield
+from tests.fakes.twinfield import StaticTokens
+
+NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwinfield]:
+    with FakeTwinfield() as server:
+        server.now = NOW
+        office = server.add_office("NLA001", "Bakkerij")
+        server.add_office("NLA002", "Studio")
+        office.add_debtor(
+            FakeDebtor(
+                "0042",
+                "ACME B.V.",
+                email="ap@acme.example",
+                vat="NL123456789B01",
+                send_reminder="email",
+                street="Oudegracht 1",
+                postcode="3511 AB",
+                city="Utrecht",
+            )
+        )
+        office.add_debtor(FakeDebtor("1001", "J. Jansen", email="jan@example.nl"))
+        office.add_invoice("0042", "202500069", "121.00", date(2025, 1, 1), date(2025, 1, 31))
+        office.add_invoice("0042", "202500070", "50.00", date(2025, 2, 1), date(2025, 3, 3))
+        office.add_invoice("1001", "202600001", "19.99", date(2026, 1, 5), date(2026, 2, 4))
+        office.add_invoice(
+            "1001", "202600002", "80.00", date(2026, 1, 6), date(2026, 2, 5), open_amount="0"
+        )
+        yield server
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make(fake: FakeTwinfield, clock: Clock | None = None, **config: Any) -> TwinfieldLedger:
+    ledger = create_ledger(
+        {"validation_url": fake.validation_url, **config}, tokens=StaticTokens(fake)
+    )
+    ledger.client.sleep = lambda _s: None
+    ledger.client.gate.sleep = lambda _s: None
+    ledger.clock = clock or Clock(NOW)
+    return ledger
+
+
+def admin(code: str = "NLA001") -> Administration:
+    return Administration(external_id=code, name=code)
+
+
+def drain(feed: Feed[Any]) -> tuple[list[Any], list[str], str | None]:
+    got: list[Any] = []
+    removed: list[str] = []
+    cursor = None
+    for page in feed.pages:
+        got.extend(page.records)
+        removed.extend(page.removed)
+        cursor = page.cursor or cursor
+    return got, removed, cursor
+
+
+def fake_open(office: FakeOffice) -> dict[str, Decimal]:
+    return {f"{tx.code}:{tx.number}:{line.id}": line.open for tx, line in office.open_lines()}
+
+
+def test_offices_are_the_administrations(fake: FakeTwinfield) -> None:
+    found = make(fake).administrations()
+    assert [(a.external_id, a.name) for a in found] == [
+        ("NLA001", "Bakkerij"),
+        ("NLA002", "Studio"),
+    ]
+    assert fake.calls("list")[0].office == ""  # listed without an office in the header
+    assert fake.validations == 1
+
+
+def test_debtors_complete_then_only_the_changed_ones(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    for n in range(60):  # more than two Finder pages of 25
+        office.add_debtor(FakeDebtor(f"{n:05d}", f"Klant {n}"))
+    ledger = make(fake)
+    feed = ledger.debtors(admin(), None)
+    assert feed.complete
+    debtors, _removed, cursor = drain(feed)
+    assert len(debtors) == 62
+    acme = next(d for d in debtors if d.code == "0042")
+    assert acme.tags == ("twinfield-reminders", "twinfield-reminders-email")
+    assert acme.vat_number == "NL123456789B01" and acme.address.city == "Utrecht"
+    assert "00007" in {d.code for d in debtors}  # leading zeros kept
+    assert len(fake.calls("finder")) == 3
+    # one customer changes a day later: only that one is read again
+    office.debtors["1001"].email = "nieuw@example.nl"
+    office.debtors["1001"].modified = NOW + timedelta(days=1)
+    ledger.clock = Clock(NOW + timedelta(days=2))
+    feed = ledger.debtors(admin(), cursor)
+    assert not feed.complete
+    changed, _removed, _cursor = drain(feed)
+    assert [(d.code, d.email) for d in changed] == [("1001", "nieuw@example.nl")]
+
+
+def test_open_items_equal_the_fakes_open_lines_to_the_cent(fake: FakeTwinfield) -> None:
+    feed = make(fake).open_items(admin(), None)
+    assert feed.complete
+    items, _removed, cursor = drain(feed)
+    assert {i.external_id: i.open_amount.amount for i in items} == fake_open(fake.offices["NLA001"])
+    assert {i.invoice_number for i in items} == {"202500069", "202500070", "202600001"}
+    assert cursor is not None and '"full"' in cursor
+    # one book year at a time, matched lines filtered by Twinfield, not by us
+    assert len(fake.calls("columns")) == 11
+
+
+def test_increments_list_changes_and_closures_then_turn_complete(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    clock = Clock(NOW)
+    ledger = make(fake, clock)
+    _items, _removed, cursor = drain(ledger.open_items(admin(), None))
+    # an hour later: a new invoice, and one invoice paid and matched in Twinfield
+    fake.now = clock.now = NOW + timedelta(hours=1)
+    office.add_invoice(
+        "0042", "202600003", "10.00", date(2026, 3, 10), date(2026, 4, 9), modified=fake.now
+    )
+    line = office.transactions[("VRK", "202500070")].lines[0]
+    line.open, line.matchstatus, line.matchdate = Decimal(0), "matched", fake.now.date()
+    fake.now = clock.now = NOW + timedelta(hours=2)
+    feed = ledger.open_items(admin(), cursor)
+    assert not feed.complete
+    items, removed, cursor = drain(feed)
+    assert [i.external_id for i in items] == ["VRK:202600003:1"]
+    assert removed == ["VRK:202500070:1"]
+    # past full_sync_hours the next sync is a complete snapshot again
+    clock.now = NOW + timedelta(hours=30)
+    assert ledger.open_items(admin(), cursor).complete
+    assert ledger.open_items(admin(), "not json").complete
+
+
+def test_read_items_answers_only_what_is_still_open(fake: FakeTwinfield) -> None:
+    found = make(fake).read_items(admin(), ["VRK:202500069:1", "VRK:202600002:1"])
+    assert [(i.external_id, i.open_amount) for i in found] == [
+        ("VRK:202500069:1", Money(Decimal("121.00")))
+    ]
+
+
+def item_of(ledger: TwinfieldLedger, external_id: str) -> OpenItem:
+    items, _r, _c = drain(ledger.open_items(admin(), None))
+    return next(i for i in items if i.external_id == external_id)
+
+
+def test_payment_is_booked_and_matched_once_even_when_repeated(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("121.00")), date(2026, 3, 9), "dc-12-34"
+    )
+    assert not receipt.already_recorded
+    assert receipt.amount == Money(Decimal("121.00"))
+    code, number = receipt.ledger_reference.split(":")
+    booked = office.transactions[(code, number)]
+    assert booked.freetext1 == "dc-12-34"
+    assert booked.lines[1].invoice_number == "202500069"
+    assert office.transactions[("VRK", "202500069")].lines[0].matchstatus == "matched"
+    again = ledger.record_payment(
+        admin(), invoice, Money(Decimal("121.00")), date(2026, 3, 9), "dc-12-34"
+    )
+    assert again.already_recorded and again.ledger_reference == receipt.ledger_reference
+    assert len([k for k in office.transactions if k[0] == "BNK"]) == 1
+    assert len(fake.calls("match")) == 1
+    assert "VRK:202500069:1" not in fake_open(office)
+
+
+def test_partial_payment_uses_a_match_value_and_leaves_the_rest_open(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    ledger.record_payment(admin(), invoice, Money(Decimal("21.00")), date(2026, 3, 9), "dc-1-1")
+    assert fake_open(office)["VRK:202500069:1"] == Decimal("100.00")
+    # a second, different payment for more than is open is capped at the open amount
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("500.00")), date(2026, 3, 9), "dc-1-2"
+    )
+    assert receipt.amount == Money(Decimal("100.00"))
+    assert "VRK:202500069:1" not in fake_open(office)
+
+
+def test_a_lost_answer_is_found_by_its_key_and_matched_on_the_retry(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500070:1")
+    ledger.client.timeout = 0.3
+    fake.lose_next_answer(1.0)
+    with pytest.raises(RetriableLedgerError):
+        ledger.record_payment(admin(), invoice, Money(Decimal("50.00")), date(2026, 3, 9), "dc-7-1")
+    assert len([k for k in office.transactions if k[0] == "BNK"]) == 1  # booked, not matched
+    fake.wait_idle()
+    assert "VRK:202500070:1" in fake_open(office)
+    ledger.client.timeout = 30
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("50.00")), date(2026, 3, 9), "dc-7-1"
+    )
+    assert receipt.already_recorded
+    assert len([k for k in office.transactions if k[0] == "BNK"]) == 1
+    assert "VRK:202500070:1" not in fake_open(office)
+    assert len(fake.calls("match")) == 1
+
+
+def test_no_payment_on_an_invoice_that_is_no_longer_open(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    line = office.transactions[("VRK", "202500069")].lines[0]
+    line.open, line.matchstatus = Decimal(0), "matched"
+    with pytest.raises(LedgerError, match="no longer open"):
+        ledger.record_payment(admin(), invoice, Money(Decimal("1.00")), date(2026, 3, 9), "dc-2")
+    assert not [k for k in office.transactions if k[0] == "BNK"]
+    with pytest.raises(InputRejected):
+        ledger.record_payment(admin(), invoice, Money(Decimal("-1.00")), date(2026, 3, 9), "dc-3")
+
+
+def test_a_refused_booking_is_input_rejected(fake: FakeTwinfield) -> None:
+    ledger = make(fake, receivables_account="9999")
+    invoice = item_of(ledger, "VRK:202500069:1")
+    with pytest.raises(InputRejected, match="9999"):
+        ledger.record_payment(admin(), invoice, Money(Decimal("1.00")), date(2026, 3, 9), "dc-4")
+
+
+def test_dispute_note_is_written_once_and_cleared(fake: FakeTwinfield) -> None:
+    debtor = fake.offices["NLA001"].debtors["0042"]
+    debtor.comment = "Belt altijd terug"
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    ledger.flag_dispute(admin(), invoice, "levering  onvolledig", "dc-5-1")
+    ledger.flag_dispute(admin(), invoice, "levering  onvolledig", "dc-5-1")
+    assert debtor.comment == (
+        "Belt altijd terug\n"
+        "Betwist (dunning-connector) factuur 202500069: levering onvolledig [dc-5-1]"
+    )
+    assert len(fake.calls("dimension")) == 1
+    ledger.clear_dispute(admin(), invoice, "dc-5-2")
+    ledger.clear_dispute(admin(), invoice, "dc-5-2")
+    assert debtor.comment == "Belt altijd terug"
+    assert len(fake.calls("dimension")) == 2
+    assert debtor.send_reminder == "email"  # Twinfield's own reminders are left alone
+
+
+def test_reversal_is_not_supported(fake: FakeTwinfield) -> None:
+    ledger = make(fake)
+    assert not ledger.capabilities.reverse_payment
+    with pytest.raises(NotSupported):
+        ledger.reverse_payment(admin(), item_of(ledger, "VRK:202500069:1"), Money(Decimal(1)), "k")
+
+
+def test_cluster_move_and_expired_tokens_are_recovered(fake: FakeTwinfield) -> None:
+    ledger = make(fake)
+    ledger.administrations()
+    fake.move_cluster("b")
+    fake.expire_tokens()
+    items, _r, _c = drain(ledger.open_items(admin(), None))
+    assert len(items) == 3
+    # the refused token is refreshed (the cached cluster kept), then fault 108 makes the
+    # cluster be looked up again: two validations in all
+    assert fake.validations == 2
+    assert any(c.status == 500 for c in fake.log)  # the old cluster's fault 108
+
+
+def test_faults_with_http_200_are_mapped_too(fake: FakeTwinfield) -> None:
+    fake.fault_status = 200
+    ledger = make(fake)
+    ledger.administrations()
+    fake.expire_tokens()
+    assert len(ledger.administrations()) == 2
+    fake.fault_next("100")
+    fake.fault_next("100")
+    fake.fault_next("100")
+    fake.fault_next("100")
+    with pytest.raises(RetriableLedgerError, match="code 100"):
+        ledger.administrations()
+
+
+def test_one_call_in_flight_per_organisation(fake: FakeTwinfield) -> None:
+    ledger = make(fake)
+    ledger.administrations()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            drain(ledger.open_items(admin(), None))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert fake.max_in_flight == 1
+    assert not [c for c in fake.log if c.status == 429]
+
+
+def test_credit_limit_429_is_waited_out_or_reported(fake: FakeTwinfield) -> None:
+    ledger = make(fake)
+    waits: list[float] = []
+    ledger.client.sleep = waits.append
+    fake.throttle_next(2, retry_after=3)
+    assert len(ledger.administrations()) == 2
+    assert len(waits) == 2 and waits[0] >= 3
+    fake.credits_per_minute = 2  # Twinfield's bucket is nearly empty
+    with pytest.raises(RateLimited):
+        drain(ledger.open_items(admin(), None))
+
+
+def test_sync_through_the_core_matches_the_fake_to_the_cent(
+    fake: FakeTwinfield, store: Store
+) -> None:
+    ledger = make(fake)
+    with store.begin() as conn:
+        connection = records.save_connection(
+            conn, name="tw", ledger="twinfield", config={}, now=NOW
+        )
+        saved = records.save_administrations(conn, connection.id, ledger.administrations())
+    first = next(a for a in saved if a.external_id == "NLA001")
+    summary = sync_administration(store, ledger, first, clock=lambda: NOW)
+    assert summary.ok, summary.error
+    assert (summary.fetched, summary.new, summary.debtors_fetched) == (3, 3, 2)
+    with store.begin() as conn:
+        stored = records.list_items(conn, administration_ids=[first.id], status="open")
+    assert {i.external_id: i.open_amount for i in stored} == fake_open(fake.offices["NLA001"])
+    # paid in Twinfield, then an unchanged increment closes it
+    line = fake.offices["NLA001"].transactions[("VRK", "202500069")].lines[0]
+    line.open, line.matchstatus, line.matchdate = Decimal(0), "matched", NOW.date()
+    later = NOW + timedelta(hours=1)
+    ledger.clock = Clock(later)
+    summary = sync_administration(store, ledger, first, clock=lambda: later)
+    assert summary.ok and summary.closed == 1
+    with store.begin() as conn:
+        stored = records.list_items(conn, administration_ids=[first.id], status="open")
+    assert {i.external_id: i.open_amount for i in stored} == fake_open(fake.offices["NLA001"])
