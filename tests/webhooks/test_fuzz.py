@@ -12,7 +12,6 @@ import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings
 
-
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
@@ -33,10 +32,11 @@ def api_schema(edge):
 
 
 @schema.parametrize()
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_no_server_errors(case):
     response = case.call()
     assert response.status_code < 500, (case.path, response.status_code, response.text[:200])
-
-
