@@ -209,6 +209,9 @@ class LedgerFactory(Protocol):
     def __call__(self, config: Mapping[str, Any]) -> Ledger: ...
 
 
+TokenAuthMethod = Literal["client_secret_post", "client_secret_basic"]
+
+
 @dataclass(frozen=True, slots=True)
 class OAuthSpec:
     """How a ledger signs in with the OAuth2 authorization-code flow.
@@ -224,6 +227,8 @@ class OAuthSpec:
       this long, so it does not die of old age (Exact: ~30 days); None: no keep-alive.
     - `token_auth`: how the client authenticates at the token endpoint.
     - `authorize_params`: extra query parameters for the authorize URL.
+    - `urls_follow`: the `[ledgers.NAME]` setting holding a base URL whose scheme and host
+      the OAuth URLs take unless they are set themselves (Exact: `api_url`, the country host).
     """
 
     authorize_url: str
@@ -234,8 +239,9 @@ class OAuthSpec:
     min_token_age_seconds: float = 0.0
     revoke_url: str | None = None
     keepalive_seconds: float | None = None
-    token_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    token_auth: TokenAuthMethod = "client_secret_post"  # noqa: S105 - a method, not a secret
     authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    urls_follow: str | None = None
 
 
 class AccessTokens(Protocol):

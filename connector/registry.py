@@ -2,10 +2,13 @@
 
 Third parties ship a ledger as their own distribution with an entry point in the group
 `dunning_connector.ledgers`; nothing here imports an adapter module until it is asked for.
+A ledger that signs in over OAuth2 puts an `OAuthSpec` named `OAUTH_SPEC` next to its
+factory, in the module the entry point names.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import cache
 from importlib.metadata import EntryPoint
@@ -16,6 +19,7 @@ from typing import cast
 from connector.errors import ConfigError
 from connector.errors import UnknownPlugin
 from connector.ports import LedgerFactory
+from connector.ports import OAuthSpec
 
 LEDGER_GROUP = "dunning_connector.ledgers"
 PROVIDER_GROUP = "dunning_connector.providers"
@@ -51,6 +55,17 @@ def _load(group: str, name: str) -> Callable[..., Any]:
 
 def ledger_factory(name: str) -> LedgerFactory:
     return cast(LedgerFactory, _load(LEDGER_GROUP, name))
+
+
+def ledger_oauth_spec(name: str) -> OAuthSpec | None:
+    """The ledger's declared OAuth needs, or None for a ledger that does not sign in."""
+    _load(LEDGER_GROUP, name)  # the same checks and messages as for the factory
+    entry = _entry_points(LEDGER_GROUP)[name]
+    spec = getattr(importlib.import_module(entry.module), "OAUTH_SPEC", None)
+    if spec is not None and not isinstance(spec, OAuthSpec):
+        msg = f"the {name!r} plug-in ({entry.module}.OAUTH_SPEC) is not an OAuthSpec"
+        raise ConfigError(msg)
+    return spec
 
 
 def provider_factory(name: str) -> Callable[..., Any]:

@@ -375,6 +375,12 @@ def sync_all(
         wanted = [a for a in known if administration_ids is None or a.id in administration_ids]
         if administration_ids is not None and not wanted:
             continue
+        if connection.status == "reconnect_required":  # a dead grant: nothing may retry it
+            reason = connection.status_reason or "the connection must be connected again"
+            summaries.extend(_failed(store, a, clock(), f"skipped: {reason}", ()) for a in wanted)
+            continue
+        if connection.status != "active":  # disconnected: the history stays, nothing syncs
+            continue
         try:
             ledger = ledger_for(connection)
             admins = discover(store, connection, ledger)

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import click
 
-from connector import registry
+from connector.oauth.service import OAuthLedgers
 from connector.output import write_table
 from connector.ports import Ledger
 from connector.settings import Settings
@@ -30,6 +30,7 @@ class Context:
     debug: bool
     _settings: Settings | None = None
     _store: Store | None = None
+    _oauth: OAuthLedgers | None = None
 
     @property
     def settings(self) -> Settings:
@@ -45,13 +46,19 @@ class Context:
         return self._store
 
     def close(self) -> None:
+        self._oauth = None
         if self._store is not None:
             self._store.dispose()
             self._store = None
 
+    def oauth(self) -> OAuthLedgers:
+        """OAuth specs, clients, the token vault (opened on first need) and ledgers."""
+        if self._oauth is None:
+            self._oauth = OAuthLedgers(self.settings, self.store(), os.environ)
+        return self._oauth
+
     def ledger_for(self, connection: ConnectionRecord) -> Ledger:
-        factory = registry.ledger_factory(connection.ledger)
-        return factory(connection.config)
+        return self.oauth().open_ledger(connection)
 
 
 pass_context = click.make_pass_decorator(Context)

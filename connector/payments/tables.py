@@ -16,6 +16,7 @@ from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 
+from connector.store.schema import ENCRYPTED
 from connector.store.schema import metadata
 from connector.store.types import Amount
 from connector.store.types import UTCDateTime
@@ -59,7 +60,7 @@ provider_secrets = Table(
         nullable=False,
     ),
     Column("provider", String(40), nullable=False),
-    Column("secret", Text, nullable=False),  # encrypted by the vault
+    Column("secret", Text, nullable=False, info={ENCRYPTED: True}),  # encrypted by the vault
     Column("created_at", UTCDateTime, nullable=False),
 )
 

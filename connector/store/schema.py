@@ -31,6 +31,10 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
+# Marks a column whose values are Fernet ciphertexts of the vault (connector.vault): the
+# vault's key check and `connector secrets rotate` find every such column by this mark.
+ENCRYPTED = "encrypted"
+
 connections = Table(
     "connections",
     metadata,
@@ -42,6 +46,8 @@ connections = Table(
     Column("status_reason", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When the status last changed (reconnect_required, disconnected); None: never.
+    Column("status_changed_at", UTCDateTime),
 )
 
 administrations = Table(
@@ -135,4 +141,42 @@ sync_cursors = Table(
     Column("stream", String(40), primary_key=True),
     Column("cursor", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One OAuth grant's tokens, Fernet-encrypted (connector.vault); a connection without a row
+# has no tokens (a files ledger, or disconnected). The row is also the per-connection refresh
+# lock: SELECT ... FOR UPDATE on PostgreSQL, inside BEGIN IMMEDIATE on SQLite.
+connection_tokens = Table(
+    "connection_tokens",
+    metadata,
+    Column(
+        "connection_id",
+        Integer,
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("access_token_enc", Text, nullable=False, info={ENCRYPTED: True}),
+    Column("refresh_token_enc", Text, info={ENCRYPTED: True}),
+    Column("token_type", String(40), nullable=False, default="Bearer"),
+    Column("scope", Text, nullable=False, default=""),
+    Column("expires_at", UTCDateTime),  # of the access token; None: it does not expire
+    Column("obtained_at", UTCDateTime, nullable=False),  # when the access token was issued
+    Column("refreshed_at", UTCDateTime, nullable=False),  # last grant or refresh (keep-alive)
+    Column("refresh_count", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Hosted sign-ins in progress (/oauth/<ledger>/start until its callback): looked up by a hash
+# of the state, bound to the browser by a hash of a cookie, used once, short-lived.
+oauth_pending = Table(
+    "oauth_pending",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("ledger", String(40), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("code_verifier_enc", Text, info={ENCRYPTED: True}),
+    Column("browser_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
