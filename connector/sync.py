@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from typing import Protocol
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -31,12 +32,15 @@ from connector.errors import InputRejected
 from connector.payments.outbox import pending_adjustments
 from connector.ports import Feed
 from connector.ports import Ledger
+from connector.ports import Page
 from connector.store import Store
 from connector.store import records
 from connector.store.records import AdministrationRecord
 from connector.store.records import ConnectionRecord
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEBTORS = "debtors"
 ITEMS = "open_items"
@@ -272,6 +276,39 @@ class _Run:
         }
 
 
+def _fetched(feed: Feed[T], progress: ProgressFactory, label: str) -> Feed[T]:
+    """The feed read to the end (the slow part, so the progress bar follows it)."""
+    bar = progress(label, feed.total)
+    pages: list[Page[T]] = []
+    try:
+        for page in feed.pages:
+            pages.append(page)
+            bar.update(len(page.records))
+    finally:
+        bar.close()
+    return Feed(pages=iter(pages), complete=feed.complete, total=feed.total)
+
+
+def refresh_items(
+    store: Store,
+    admin: AdministrationRecord,
+    wanted: Sequence[str],
+    fresh: Sequence[OpenItem],
+    now: datetime,
+) -> int:
+    """Bring the store in line with a targeted read of the items `wanted` (ledger ids): those
+    in `fresh` are updated, the others closed, exactly as a sync would (pending payments
+    included). Returns how many changed or closed."""
+    seen = {item.external_id for item in fresh}
+    removed = [ext for ext in wanted if ext not in seen]
+    feed: Feed[OpenItem] = Feed(
+        pages=iter([Page(records=list(fresh), removed=removed)]), complete=False
+    )
+    with store.begin(immediate=True) as conn:
+        _n, _new, changed, closed, _cursor = _Run(conn, admin, now, 1000).items(feed, _Silent())
+    return changed + closed
+
+
 def sync_administration(
     store: Store,
     ledger: Ledger,
@@ -282,26 +319,29 @@ def sync_administration(
     progress: ProgressFactory = no_progress,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncSummary:
-    """Sync one administration in one transaction; errors are returned, not raised."""
+    """Sync one administration in one transaction; errors are returned, not raised.
+
+    Everything is read from the ledger first, with no transaction open, and then written in
+    one short write transaction. Holding SQLite's write lock across slow ledger calls would
+    block everything else that writes meanwhile: a token refresh the sync itself needs,
+    webhooks being stored.
+    """
     now = clock()
     domain_admin = admin.domain()
     try:
         with store.begin() as conn:
-            run = _Run(conn, admin, now, batch_size)
             debtor_cursor = None if full else records.get_cursor(conn, admin.id, DEBTORS)
             item_cursor = None if full else records.get_cursor(conn, admin.id, ITEMS)
-            debtor_feed = ledger.debtors(domain_admin, debtor_cursor)
-            bar = progress(f"{admin.name}: debtors", debtor_feed.total)
-            try:
-                d_fetched, d_new, d_changed, d_cursor = run.debtors(debtor_feed, bar)
-            finally:
-                bar.close()
-            item_feed = ledger.open_items(domain_admin, item_cursor)
-            bar = progress(f"{admin.name}: items", item_feed.total)
-            try:
-                fetched, new, changed, closed, i_cursor = run.items(item_feed, bar)
-            finally:
-                bar.close()
+        debtor_feed = _fetched(
+            ledger.debtors(domain_admin, debtor_cursor), progress, f"{admin.name}: debtors"
+        )
+        item_feed = _fetched(
+            ledger.open_items(domain_admin, item_cursor), progress, f"{admin.name}: items"
+        )
+        with store.begin(immediate=True) as conn:
+            run = _Run(conn, admin, now, batch_size)
+            d_fetched, d_new, d_changed, d_cursor = run.debtors(debtor_feed, _Silent())
+            fetched, new, changed, closed, i_cursor = run.items(item_feed, _Silent())
             if d_cursor is not None:
                 records.put_cursor(conn, admin.id, DEBTORS, d_cursor, now)
             if i_cursor is not None:

@@ -152,3 +152,29 @@ def test_new_administration_is_discovered_and_lost_one_deactivated(store, ledger
     with store.begin() as conn:
         active = {a.name for a in records.list_administrations(conn)}
     assert active == {"Alpha", "Gamma"}
+
+
+def test_a_write_during_the_ledger_read_does_not_wait_for_the_sync(store: Store, ledger):
+    """A token refresh falls due while the sync reads the ledger: its write transaction must
+    not queue behind the sync's (on SQLite that waited out the busy timeout and failed)."""
+    import time
+
+    from connector.store.schema import connections as connections_table
+
+    _connect(store, ledger)
+    original = ledger._pages
+    waited: list[float] = []
+
+    def pages_with_a_refresh(ext):
+        for n, page in enumerate(original(ext)):
+            if n == 1:
+                started = time.monotonic()
+                with store.begin(immediate=True) as conn:  # what the token vault does
+                    conn.execute(connections_table.update().values(updated_at=CLOCK()))
+                waited.append(time.monotonic() - started)
+            yield page
+
+    ledger._pages = pages_with_a_refresh
+    summaries = _sync(store, ledger)
+    assert all(s.ok for s in summaries), [s.error for s in summaries]
+    assert waited and max(waited) < 2
