@@ -36,6 +36,7 @@ JOBS_TABLE = "scheduler_jobs"
 SYNC_JOB = "sync-all"
 DUNNING_JOB = "dunning-run"
 KEEPALIVE_JOB = "token-keepalive"
+PAYMENTS_JOB = "payments"
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ADVISORY_KEY = 0x44554E4E  # "DUNN": one scheduler per PostgreSQL database
 
@@ -98,9 +99,11 @@ def standard_jobs(
     sync: str,
     dunning: str | None,
     keepalive: str | None = None,
+    payments: str | None = None,
     args: tuple[Any, ...] = (),
 ) -> list[JobSpec]:
-    """Sync on an interval; the dunning run on business days at the set local time."""
+    """Sync on an interval; the dunning run on business days at the set local time; payment
+    events and ledger writes every minute; the token keep-alive twice a day."""
     hour, minute = (int(part) for part in settings.dunning_time.split(":"))
     jobs = [
         JobSpec(
@@ -116,6 +119,16 @@ def standard_jobs(
             day_of_week="mon-fri", hour=hour, minute=minute, timezone=settings.timezone
         )
         jobs.append(JobSpec(DUNNING_JOB, dunning, trigger, args))
+    if payments is not None:
+        jobs.append(
+            JobSpec(
+                PAYMENTS_JOB,
+                payments,
+                IntervalTrigger(minutes=1, timezone=settings.timezone),
+                args,
+                run_at_start=True,
+            )
+        )
     if keepalive is not None:
         jobs.append(
             JobSpec(

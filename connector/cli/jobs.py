@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import click
@@ -66,11 +68,49 @@ def sync_job(config_path: str | None) -> None:
         ctx.close()
 
 
+def payments_job(config_path: str | None) -> None:
+    """Process received payment events, then carry out the ledger writes that are due."""
+    from connector.cli.payments import ledger_for_admin
+    from connector.payments.outbox import run_outbox
+    from connector.payments.processing import process_pending
+
+    ctx = Context(config_path=config_path, debug=False)
+    try:
+        now = datetime.now(UTC)
+        processed = process_pending(ctx.store(), now=now)
+        written = run_outbox(ctx.store(), lambda admin: ledger_for_admin(ctx, admin), now=now)
+        if processed.processed or processed.unmatched or written.done or written.failed:
+            logger.warning(
+                "payments: %d processed, %d unmatched; ledger writes: %d done, %d failed",
+                processed.processed,
+                processed.unmatched,
+                written.done,
+                written.failed,
+            )
+    finally:
+        ctx.close()
+
+
+def keepalive_job(config_path: str | None) -> None:
+    """Refresh OAuth connections idle for long, so their refresh tokens do not expire."""
+    from connector.oauth.service import keep_alive
+
+    ctx = Context(config_path=config_path, debug=False)
+    try:
+        for result in keep_alive(ctx.oauth()):
+            if result.outcome not in ("refreshed", "not due"):
+                logger.error("keep-alive of connection %s: %s", result.name, result.outcome)
+    finally:
+        ctx.close()
+
+
 def _jobs(ctx: Context, settings: SchedulerSettings) -> list[Any]:
     return standard_jobs(
         settings,
         sync=f"{__name__}:sync_job",
         dunning=None,
+        payments=f"{__name__}:payments_job",
+        keepalive=f"{__name__}:keepalive_job",
         args=(ctx.config_path,),
     )
 

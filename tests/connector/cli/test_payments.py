@@ -113,3 +113,14 @@ def test_unmatched_payment_is_listed_and_assigned(cli, store_url):
     code, out, _ = cli("payments", "assign", str(event["id"]), str(item))
     assert code == 0 and "applied to item" in out
     assert json.loads(cli("payments", "unmatched", "--json")[1]) == []
+
+
+def test_the_scheduled_payments_job_processes_and_writes_back(cli, store_url, caplog):
+    from connector.cli.jobs import payments_job
+
+    cli("webhooks", "create-endpoint", "acme", "--administration", "acme")
+    _receive(store_url, "acme", "Factuur F1")
+    with caplog.at_level("WARNING", logger="connector.jobs"):
+        payments_job(None)
+    assert "payments: 1 processed, 0 unmatched; ledger writes: 0 done, 1 failed" in caplog.text
+    assert json.loads(cli("items", "--status", "all", "--json")[1])[0]["status"] == "paid"
