@@ -19,6 +19,7 @@ from typing import cast
 from connector.errors import ConfigError
 from connector.errors import UnknownPlugin
 from connector.ports import LedgerFactory
+from connector.ports import LedgerWebhooks
 from connector.ports import OAuthSpec
 
 LEDGER_GROUP = "dunning_connector.ledgers"
@@ -70,3 +71,14 @@ def ledger_oauth_spec(name: str) -> OAuthSpec | None:
 
 def provider_factory(name: str) -> Callable[..., Any]:
     return _load(PROVIDER_GROUP, name)
+
+
+def ledger_webhooks(name: str) -> LedgerWebhooks | None:
+    """The ledger's webhook verifier (`WEBHOOKS` in its module), or None when it has none."""
+    _load(LEDGER_GROUP, name)
+    entry = _entry_points(LEDGER_GROUP)[name]
+    hooks = getattr(importlib.import_module(entry.module), "WEBHOOKS", None)
+    if hooks is not None and not callable(getattr(hooks, "verify", None)):
+        msg = f"the {name!r} plug-in ({entry.module}.WEBHOOKS) has no verify()"
+        raise ConfigError(msg)
+    return cast(LedgerWebhooks | None, hooks)

@@ -73,6 +73,29 @@ def document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/ledger-webhooks/{token}/{ledger}": {
+                "post": {
+                    "summary": "A ledger's change notification (Moneybird, Exact): re-read it",
+                    "parameters": [
+                        token,
+                        {
+                            "name": "ledger",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": ["moneybird", "exact"]},
+                        },
+                    ],
+                    "requestBody": _RAW_BODY,
+                    "responses": {
+                        "200": {"description": "Queued (an empty validation call: nothing)"},
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "404": _ERROR,
+                        "413": {"description": "Body over 1 MiB"},
+                        "503": _ERROR,
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "The process is up",

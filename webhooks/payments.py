@@ -18,11 +18,13 @@ from flask import Response
 from flask import request
 from werkzeug.datastructures import Headers
 
+from connector.payments.hints import receive_hint
 from connector.payments.model import REQUEST_URL_HEADER
 from connector.payments.receive import LogLimiter
 from connector.payments.receive import SecretCache
 from connector.payments.receive import receive
 from connector.payments.writer import EventWriter
+from connector.ports import LedgerWebhooks
 from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
@@ -36,6 +38,7 @@ def payments_blueprint(
     providers: Callable[[str], PaymentProvider],
     metrics: Metrics,
     clock: Callable[[], datetime],
+    ledger_webhooks: Callable[[str], LedgerWebhooks | None] = lambda _name: None,
 ) -> Blueprint:
     bp = Blueprint("payments", __name__)
     limiter = LogLimiter()
@@ -72,6 +75,22 @@ def payments_blueprint(
         else:
             metrics.rejected.labels(label, str(answer.status)).inc()
         metrics.latency.labels(label).observe(time.perf_counter() - started)
+        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+    @bp.post("/ledger-webhooks/<token>/<ledger>")
+    def ledger_webhook(token: str, ledger: str) -> Response:
+        answer = receive_hint(
+            store=store,
+            vault=vault,
+            webhooks=ledger_webhooks,
+            token=token,
+            ledger=ledger,
+            body=request.get_data(cache=False),
+            headers=cast(Mapping[str, str], Headers(request.headers)),
+            now=clock(),
+            cache=secrets,
+            log_limiter=limiter,
+        )
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
     return bp

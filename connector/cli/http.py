@@ -51,7 +51,12 @@ def build_app(ctx: Context) -> Flask:
         services,
         blueprints=[
             payments_blueprint(
-                store=store, vault=vault, providers=providers, metrics=metrics, clock=clock
+                store=store,
+                vault=vault,
+                providers=providers,
+                metrics=metrics,
+                clock=clock,
+                ledger_webhooks=registry.ledger_webhooks,
             ),
             edge_blueprint(store=store, metrics=metrics),
         ],

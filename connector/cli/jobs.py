@@ -71,6 +71,7 @@ def sync_job(config_path: str | None) -> None:
 def payments_job(config_path: str | None) -> None:
     """Process received payment events, then carry out the ledger writes that are due."""
     from connector.cli.payments import ledger_for_admin
+    from connector.payments.hints import process_hints
     from connector.payments.outbox import run_outbox
     from connector.payments.processing import process_pending
 
@@ -79,6 +80,9 @@ def payments_job(config_path: str | None) -> None:
         now = datetime.now(UTC)
         processed = process_pending(ctx.store(), now=now)
         written = run_outbox(ctx.store(), lambda admin: ledger_for_admin(ctx, admin), now=now)
+        hints = process_hints(ctx.store(), lambda admin: ledger_for_admin(ctx, admin), now=now)
+        if hints.failed:
+            logger.error("%d ledger webhook re-reads failed; see the ledger_hints", hints.failed)
         if processed.processed or processed.unmatched or written.done or written.failed:
             logger.warning(
                 "payments: %d processed, %d unmatched; ledger writes: %d done, %d failed",

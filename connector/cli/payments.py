@@ -70,6 +70,16 @@ def create_endpoint(ctx: Context, name: str, administrations: tuple[str, ...]) -
     click.echo(f"  /webhooks/{token}/<provider>   e.g. /webhooks/{token}/stripe")
 
 
+def _check_provider(name: str) -> None:
+    """A payment provider, or a ledger whose webhooks we verify; anything else is a typo."""
+    if name in registry.available(registry.LEDGER_GROUP):
+        if registry.ledger_webhooks(name) is None:
+            msg = f"the {name} ledger sends no webhooks; nothing to keep a secret for"
+            raise ConfigError(msg)
+        return
+    registry.provider_factory(name)
+
+
 @webhooks.command("set-secret")
 @click.argument("endpoint")
 @click.argument("provider")
@@ -84,11 +94,11 @@ def create_endpoint(ctx: Context, name: str, administrations: tuple[str, ...]) -
 def set_secret(
     ctx: Context, endpoint: str, provider: str, env_name: str | None, replace: bool
 ) -> None:
-    """Store a provider's webhook secret (or API key) for an endpoint, encrypted.
+    """Store a provider's (or a ledger's) webhook secret for an endpoint, encrypted.
 
     Several secrets may be active at once during a rotation; --replace drops the old ones.
     """
-    registry.provider_factory(provider)  # an unknown provider is a typo: say so now
+    _check_provider(provider)
     if env_name:
         secret = os.environ.get(env_name, "")
         if not secret:

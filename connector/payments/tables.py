@@ -137,3 +137,26 @@ outbox = Table(
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_item", "item_id", "status"),
 )
+
+
+# A ledger's webhook says a record changed: re-read it off the request path.
+ledger_hints = Table(
+    "ledger_hints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "endpoint_id",
+        Integer,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("ledger", String(40), nullable=False),
+    Column("administration_external_id", String(100), nullable=False),
+    Column("kind", String(10), nullable=False),  # item, debtor
+    Column("record_id", String(200), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),  # received, done, skipped, failed
+    Column("detail", Text, nullable=False),
+    Column("processed_at", UTCDateTime),
+    Index("ix_ledger_hints_status", "status", "id"),
+)
