@@ -692,8 +692,8 @@ def test_interest_edge_cases() -> None:
 def test_rates_outside_the_table_are_refused() -> None:
     with pytest.raises(law.RateNotKnown, match="2022-12-31"):
         law.statutory_interest(D("100.00"), d("2022-12-31"), d("2023-01-31"), CONSUMER)
-    with pytest.raises(law.RateNotKnown, match="2025-07-01"):
-        law.statutory_interest(D("100.00"), d("2025-06-01"), d("2025-07-01"), COMMERCIAL)
+    with pytest.raises(law.RateNotKnown, match="2026-07-01"):
+        law.statutory_interest(D("100.00"), d("2026-06-01"), d("2026-07-01"), COMMERCIAL)
     assert issubclass(law.RateNotKnown, ConfigError)
 
 
@@ -707,8 +707,10 @@ def test_the_shipped_table_holds_the_research_rates() -> None:
         (d("2024-01-01"), D("7"), D("12.5")),
         (d("2024-07-01"), D("7"), D("12.25")),
         (d("2025-01-01"), D("6"), D("11.15")),
+        (d("2025-07-01"), D("6"), D("10.15")),
+        (d("2026-01-01"), D("4"), D("10.15")),
     ]
-    assert table.known_through == d("2025-06-30")
+    assert table.known_through == d("2026-06-30")
     assert all(p.source for p in table.periods)
     assert table.rate_on(d("2024-06-30"), COMMERCIAL) == D("12.5")
     assert table.rate_on(d("2024-07-01"), COMMERCIAL) == D("12.25")
