@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from connector.channels.base import Channel
 from connector.channels.base import Renderer
 from connector.channels.call import CallChannel
 from connector.channels.collection import CollectionChannel
+from connector.cli.channels import message_channels as configured_channels
 from connector.cli.context import Context
 from connector.cli.context import administration_option
 from connector.cli.context import json_option
@@ -101,12 +103,9 @@ def build_channels(ctx: Context, config: DunningConfig, store: Store) -> dict[Ch
 
 
 def message_channels(ctx: Context, config: DunningConfig) -> dict[ChannelKind, Channel]:
-    """E-mail, PDF letter and files outbox channels from the config.
-
-    Not wired yet: the run reports a letter that needs one of them as a configuration error
-    ("dunning needs the email channel, which is not configured").
-    """
-    return {}
+    """E-mail, PDF letter and files outbox channels from `[channels.*]` (see
+    connector.cli.channels); one that is not configured is absent."""
+    return configured_channels(ctx.settings, os.environ)
 
 
 def make_dunning(ctx: Context, admins: Sequence[AdministrationRecord]) -> Dunning:

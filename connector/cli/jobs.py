@@ -112,7 +112,7 @@ def _jobs(ctx: Context, settings: SchedulerSettings) -> list[Any]:
     return standard_jobs(
         settings,
         sync=f"{__name__}:sync_job",
-        dunning=None,
+        dunning="connector.cli.dunning:dunning_job",
         payments=f"{__name__}:payments_job",
         keepalive=f"{__name__}:keepalive_job",
         args=(ctx.config_path,),

@@ -74,6 +74,12 @@ class NoDisputes:
         pass
 
 
+def _dunning_disputes() -> DisputeHook:
+    from connector.dunning.disputes import DunningDisputes  # the dunning side's records
+
+    return DunningDisputes()
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessSummary:
     processed: int = 0
@@ -335,7 +341,7 @@ def process_pending(
     items_for_reference: Callable[[str], Sequence[int]] = lambda _ref: (),
 ) -> ProcessSummary:
     """Process received events in arrival order, each in its own transaction."""
-    hook = disputes or NoDisputes()
+    hook = disputes or _dunning_disputes()
     counts = {PROCESSED: 0, UNMATCHED: 0, IGNORED: 0}
     with store.begin() as conn:
         ids = list(

@@ -56,6 +56,13 @@ def local_items(cli_run) -> dict[str, tuple[str, Decimal]]:
     return {r["invoice_number"]: (r["status"], Decimal(r["open_amount"])) for r in listed}
 
 
+def planned_invoices(cli_run) -> set[str]:
+    """Invoices `connector dunning plan` would remind about, well after their due date."""
+    result = cli_run("dunning", "plan", "--date", "2027-06-01", "--json")
+    assert result.code == 0, result.err
+    return {n for letter in json.loads(result.out) for n in letter["invoice_numbers"]}
+
+
 @pytest.fixture
 def world(cli, env, oauth_server, moneybird, capsys, monkeypatch):  # noqa: F811
     adm = moneybird.add_administration("Parkietje B.V.")
@@ -88,6 +95,7 @@ def world(cli, env, oauth_server, moneybird, capsys, monkeypatch):  # noqa: F811
 
 def test_stripe_and_mollie_payments_are_written_back_once(world, cli, moneybird):  # noqa: F811
     adm, invoices, client, token = world
+    assert planned_invoices(cli) == {"2026-00001", "2026-00002"}  # overdue, unpaid: planned
     item_id = next(
         r["id"]
         for r in json.loads(cli("items", "--json").out)
@@ -150,6 +158,7 @@ def test_stripe_and_mollie_payments_are_written_back_once(world, cli, moneybird)
     assert local["2026-00002"] == ("paid", Decimal(0))
     outbox = json.loads(cli("outbox", "--json").out)
     assert {e["status"] for e in outbox} == {"done"} and len(outbox) == 2
+    assert planned_invoices(cli) == set()  # dunning no longer plans the paid items
 
     dispute = {
         "id": "dp_e2e",
@@ -164,5 +173,8 @@ def test_stripe_and_mollie_payments_are_written_back_once(world, cli, moneybird)
     assert stripe_post(client, token, "charge.dispute.funds_withdrawn", dispute).status_code == 200
     payments_job(None)
     assert local_items(cli)["2026-00001"] == ("open", Decimal("1210.00"))
+    disputes = json.loads(cli("dispute", "list", "--json").out)
+    assert [d["invoice_number"] for d in disputes] == ["2026-00001"]
+    assert planned_invoices(cli) == set()  # reopened, but disputed: no reminder
     card = moneybird.invoice(adm, invoices["card"])
     assert sum(Decimal(p["price"]) for p in card["payments"]) == 0  # reversed in the ledger
