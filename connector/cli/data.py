@@ -29,6 +29,7 @@ from connector.output import amount_text
 from connector.output import write_json
 from connector.output import write_table
 from connector.store import records
+from connector.store.records import AdministrationRecord
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
 from connector.sync import discover
@@ -383,6 +384,62 @@ def demo(ctx: Context, data_dir: str) -> None:
         rows = reports.aging(conn, admins)
     click.echo("\nAging of open items (EUR):")
     _print_aging(rows, sys.stdout)
-    click.echo("\nNext: connector items --status overdue | connector report dso | connector --help")
     if any(not s.ok for s in summaries):
         sys.exit(1)
+    _demo_dunning(ctx, admins)
+    click.echo(
+        "\nNext: connector dunning history | connector items --status overdue | "
+        "connector report dso | connector --help"
+    )
+
+
+def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
+    """The dunning run of the demo: every e-mail and letter goes into ./outbox as files."""
+    from connector.channels.outbox import OutboxChannel
+    from connector.cli.dunning import build_channels
+    from connector.cli.dunning import build_renderer
+    from connector.cli.dunning import dunning_config
+    from connector.dunning.model import ChannelKind
+    from connector.dunning.run import Dunning
+
+    store = ctx.store()
+    config = dunning_config(ctx)
+    outbox = OutboxChannel(Path("outbox"))
+    channels = build_channels(ctx, config, store)
+    for kind in (ChannelKind.EMAIL, ChannelKind.LETTER, ChannelKind.OUTBOX):
+        channels[kind] = outbox  # nothing leaves this machine in the demo
+    runner = Dunning(
+        store,
+        config,
+        ledger_for=ctx.ledger_for,
+        channels=channels,
+        renderer=build_renderer(config, admins),
+    )
+    report = runner.run(admins)
+    click.echo("\nDunning run (everything written to ./outbox, nothing sent):")
+    rows = []
+    paths: list[str] = []
+    for run in report.administrations:
+        rows.append(
+            (
+                run.administration,
+                run.planned,
+                len(run.sent),
+                run.awaiting_approval,
+                len(run.retry),
+                len(run.uncertain),
+                run.error or "-",
+            )
+        )
+        for outcome in run.sent:
+            paths.extend(ref for ref in outcome.references if ref.endswith(".eml"))
+    write_table(
+        ["ADMINISTRATION", "PLANNED", "SENT", "APPROVAL", "RETRY", "UNCERTAIN", "ERRORS"],
+        rows,
+        sys.stdout,
+        right=(1, 2, 3, 4, 5),
+    )
+    if paths:
+        click.echo(f"\n{len(paths)} messages in outbox/ (each .eml with its .pdf letter), e.g.:")
+        for path in sorted(paths)[:5]:
+            click.echo(f"  {path}")

@@ -83,7 +83,13 @@ def test_demo_then_items_json(cli):
     debtors = cli("debtors", "--json").json()
     assert {"administration", "code", "name", "email", "kind"} <= set(debtors[0])
     assert {d["kind"] for d in debtors} == {"business", "consumer"}
-    assert cli("demo").code == 0  # running it again is harmless
+    assert "messages in outbox/" in result.out  # the demo ends with a dunning run
+    letters = sorted(p.name for p in Path("outbox").glob("*.eml"))
+    assert letters and len(letters) == len(list(Path("outbox").glob("*.pdf")))
+    again = cli("demo")
+    assert again.code == 0  # running it again is harmless: the same day sends nothing again
+    assert "messages in outbox/" not in again.out
+    assert sorted(p.name for p in Path("outbox").glob("*.eml")) == letters
     assert len(cli("items", "--json").json()) == len(items)
 
 
