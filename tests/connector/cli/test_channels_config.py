@@ -20,7 +20,9 @@ def settings(tmp_path: Path, text: str):
 
 
 def test_configured_channels_are_built_and_the_password_comes_from_the_environment(tmp_path):
-    s = settings(tmp_path, """
+    s = settings(
+        tmp_path,
+        """
 [channels.email]
 host = "smtp.example.nl"
 port = 587
@@ -30,7 +32,8 @@ bcc = ["archief@example.nl"]
 
 [channels.outbox]
 folder = "out"
-""")
+""",
+    )
     channels = message_channels(s, {"CONNECTOR_SMTP_PASSWORD": "s3cret"})
     assert set(channels) == {ChannelKind.EMAIL, ChannelKind.OUTBOX}
     email = channels[ChannelKind.EMAIL]
@@ -49,8 +52,10 @@ def test_nothing_configured_means_no_message_channels(tmp_path):
     [
         ('[channels.fax]\nnumber = "1"\n', "channels.fax: unknown channel"),
         ('[channels.email]\nhost = "x"\n', "host and from_address are required"),
-        ('[channels.email]\nhost = "x"\nfrom_address = "a@b.nl"\nport = "25"\n',
-         "channels.email.port: expected int"),
+        (
+            '[channels.email]\nhost = "x"\nfrom_address = "a@b.nl"\nport = "25"\n',
+            "channels.email.port: expected int",
+        ),
         ('[channels.letter]\nfolder = "q"\ncolour = true\n', "unknown setting 'colour'"),
     ],
 )
