@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -1438,6 +1440,22 @@ def list_arrangements(
 # --------------------------------------------------------------------------------------------
 
 
+def _holder_is_dead(holder: str) -> bool:
+    """A holder ("host:pid:tag") on this machine whose process is gone: a run that was
+    killed. Holders on other machines are only known dead when their lease runs out."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def acquire_lock(
     conn: Connection, administration_id: int, holder: str, now: datetime, stale_after: timedelta
 ) -> str | None:
@@ -1458,7 +1476,7 @@ def acquire_lock(
             dunning_locks.c.administration_id == administration_id
         )
     ).one()
-    if row.acquired_at <= now - stale_after:
+    if row.acquired_at <= now - stale_after or _holder_is_dead(str(row.holder)):
         stolen = conn.execute(
             update(dunning_locks)
             .where(dunning_locks.c.administration_id == administration_id)
