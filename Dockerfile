@@ -18,6 +18,8 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin connector \
 USER connector
 WORKDIR /data
 VOLUME /data
-ENV CONNECTOR_DATABASE_URL=sqlite:////data/connector.db
+ENV CONNECTOR_DATABASE_URL=sqlite:////data/connector.db \
+    CONNECTOR_BIND=0.0.0.0:8000
+EXPOSE 8000
 
 CMD ["connector", "run"]

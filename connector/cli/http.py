@@ -6,6 +6,7 @@ thread crosses a fork.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC
 from datetime import datetime
@@ -19,6 +20,7 @@ from connector import registry
 from connector.cli.context import Context
 from connector.cli.context import pass_context
 from connector.ports import PaymentProvider
+from connector.vault import KEY_ENV
 from connector.vault import Vault
 from webhooks.app import Services
 from webhooks.app import create_app
@@ -26,44 +28,59 @@ from webhooks.edge import edge_blueprint
 from webhooks.metrics import Metrics
 from webhooks.payments import payments_blueprint
 
+logger = logging.getLogger("connector.http")
+
 
 def build_app(ctx: Context) -> Flask:
-    """Everything the edge needs, from the settings and the environment."""
+    """Everything the edge needs, from the settings and the environment.
+
+    Without CONNECTOR_SECRET_KEY nothing secret can be read, so the webhook routes stay off
+    (404) and a warning says why; health, metrics and the API document still work. A key
+    that is set but wrong is an error, as everywhere.
+    """
     settings = ctx.settings
     store = ctx.store()
-    vault = Vault.from_environ(os.environ)
-
-    @cache
-    def providers(name: str) -> PaymentProvider:
-        factory = registry.provider_factory(name)
-        provider: PaymentProvider = factory(dict(settings.section("providers", name)))
-        return provider
 
     def clock() -> datetime:
         return datetime.now(UTC)
 
     metrics = Metrics(store, clock)
-    services = Services(
-        store=store, oauth=ctx.oauth(), admin_key=os.environ.get("CONNECTOR_ADMIN_KEY") or None
-    )
-    return create_app(
-        settings,
-        services,
-        blueprints=[
+    blueprints = [edge_blueprint(store=store, metrics=metrics)]
+    if os.environ.get(KEY_ENV, "").strip():
+
+        @cache
+        def providers(name: str) -> PaymentProvider:
+            factory = registry.provider_factory(name)
+            provider: PaymentProvider = factory(dict(settings.section("providers", name)))
+            return provider
+
+        blueprints.insert(
+            0,
             payments_blueprint(
                 store=store,
-                vault=vault,
+                vault=Vault.from_environ(os.environ),
                 providers=providers,
                 metrics=metrics,
                 clock=clock,
                 ledger_webhooks=registry.ledger_webhooks,
             ),
-            edge_blueprint(store=store, metrics=metrics),
-        ],
+        )
+    else:
+        logger.warning("%s is not set: payment and ledger webhooks are switched off", KEY_ENV)
+    services = Services(
+        store=store, oauth=ctx.oauth(), admin_key=os.environ.get("CONNECTOR_ADMIN_KEY") or None
     )
+    return create_app(settings, services, blueprints=blueprints)
 
 
-def _gunicorn(ctx: Context, bind: str, workers: int, options: dict[str, Any]) -> None:
+def _gunicorn(
+    ctx: Context,
+    bind: str,
+    workers: int,
+    options: dict[str, Any],
+    *,
+    with_scheduler: bool = False,
+) -> None:
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):  # type: ignore[misc]
@@ -75,9 +92,30 @@ def _gunicorn(ctx: Context, bind: str, workers: int, options: dict[str, Any]) ->
 
         def load(self) -> Flask:
             # In the worker: a fresh Context, so each worker opens its own connections.
-            return build_app(Context(config_path=ctx.config_path, debug=ctx.debug))
+            worker = Context(config_path=ctx.config_path, debug=ctx.debug)
+            if with_scheduler:
+                # In the (single) worker too, after the fork: its threads and connections
+                # are its own; a restarted worker restarts its scheduler, and the lock
+                # dies with the process.
+                from connector.cli.jobs import start_scheduler
+
+                start_scheduler(Context(config_path=ctx.config_path, debug=ctx.debug))
+            return build_app(worker)
 
     _Server().run()
+
+
+def serve_with_scheduler(ctx: Context, bind: str, threads: int) -> None:
+    """`connector run`: one worker process serving HTTP with the scheduler beside it."""
+    build_app(ctx)  # configuration errors stop us before forking
+    ctx.close()
+    _gunicorn(
+        ctx,
+        bind,
+        1,
+        {"threads": threads, "timeout": 30, "worker_class": "gthread"},
+        with_scheduler=True,
+    )
 
 
 @click.command()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import click
+from apscheduler.schedulers.base import BaseScheduler
 
 from connector.cli.context import Context
 from connector.cli.context import pass_context
@@ -133,8 +134,9 @@ def _wait_for_signal() -> None:
             signal.signal(sig, handler)
 
 
-def run_scheduler(ctx: Context) -> None:
-    """Start the scheduler in the background until SIGTERM/SIGINT, holding the lock."""
+def start_scheduler(ctx: Context) -> tuple[BaseScheduler, SchedulerLock]:
+    """Create or upgrade the store, take the single-scheduler lock and start the jobs in the
+    background; stop with `stop_scheduler`."""
     store = ctx.store(migrated=False)
     store.migrate()
     settings = _settings(ctx)
@@ -143,18 +145,32 @@ def run_scheduler(ctx: Context) -> None:
     try:
         scheduler = build_scheduler(store, settings, _jobs(ctx, settings), blocking=False)
         scheduler.start()
-        logger.warning(
-            "scheduler started: sync every %d min, dunning on business days at %s (%s)",
-            settings.sync_interval_minutes,
-            settings.dunning_time,
-            settings.timezone,
-        )
-        try:
-            _wait_for_signal()
-        finally:
-            scheduler.shutdown(wait=True)
+    except BaseException:
+        lock.release()
+        raise
+    logger.warning(
+        "scheduler started: sync every %d min, dunning on business days at %s (%s)",
+        settings.sync_interval_minutes,
+        settings.dunning_time,
+        settings.timezone,
+    )
+    return scheduler, lock
+
+
+def stop_scheduler(scheduler: BaseScheduler, lock: SchedulerLock) -> None:
+    try:
+        scheduler.shutdown(wait=True)
     finally:
         lock.release()
+
+
+def run_scheduler(ctx: Context) -> None:
+    """The scheduler in the background until SIGTERM/SIGINT, holding the lock."""
+    scheduler, lock = start_scheduler(ctx)
+    try:
+        _wait_for_signal()
+    finally:
+        stop_scheduler(scheduler, lock)
 
 
 @click.command()
@@ -166,14 +182,24 @@ def scheduler(ctx: Context) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Sync every administration once and exit (for cron).")
+@click.option(
+    "--bind",
+    default="127.0.0.1:8000",
+    show_default=True,
+    envvar="CONNECTOR_BIND",
+    help="Address of the HTTP side (webhooks, OAuth callbacks, health, metrics).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True)
 @pass_context
-def run(ctx: Context, once: bool) -> None:
-    """The single-machine default: the scheduler (and, with the webhooks, the HTTP app).
+def run(ctx: Context, once: bool, bind: str, threads: int) -> None:
+    """The single-machine default: the scheduler and the HTTP app in one process.
 
     Creates or upgrades the store first, so that a fresh container starts by itself.
     """
+    ctx.store(migrated=False).migrate()
     if once:
-        ctx.store(migrated=False).migrate()
         sync_job(ctx.config_path)
         return
-    run_scheduler(ctx)
+    from connector.cli.http import serve_with_scheduler
+
+    serve_with_scheduler(ctx, bind, threads)
