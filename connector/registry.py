@@ -82,3 +82,11 @@ def ledger_webhooks(name: str) -> LedgerWebhooks | None:
         msg = f"the {name!r} plug-in ({entry.module}.WEBHOOKS) has no verify()"
         raise ConfigError(msg)
     return cast(LedgerWebhooks | None, hooks)
+
+
+def provider_links(name: str) -> Callable[..., Any] | None:
+    """The provider's payment-link factory (`create_links` in its module), or None."""
+    _load(PROVIDER_GROUP, name)
+    entry = _entry_points(PROVIDER_GROUP)[name]
+    factory = getattr(importlib.import_module(entry.module), "create_links", None)
+    return cast(Callable[..., Any], factory) if callable(factory) else None

@@ -20,7 +20,9 @@ import click
 from sqlalchemy import Connection
 from sqlalchemy import select
 
+from connector import registry
 from connector.channels.base import Channel
+from connector.channels.base import PaymentLinks
 from connector.channels.base import Renderer
 from connector.channels.call import CallChannel
 from connector.channels.collection import CollectionChannel
@@ -52,6 +54,7 @@ from connector.errors import NotFound
 from connector.output import amount_text
 from connector.output import write_json
 from connector.output import write_table
+from connector.payments.links import StoreLinkStore
 from connector.reports import local_today
 from connector.store import Store
 from connector.store import records
@@ -117,7 +120,29 @@ def make_dunning(ctx: Context, admins: Sequence[AdministrationRecord]) -> Dunnin
         ledger_for=ctx.ledger_for,
         channels=build_channels(ctx, config, store),
         renderer=build_renderer(config, admins),
+        payment_links=payment_links(ctx),
     )
+
+
+def payment_links(ctx: Context) -> PaymentLinks | None:
+    """`[payment_links] provider = "mollie"|"stripe"` (other keys go to the provider); the
+    API key comes from CONNECTOR_<PROVIDER>_API_KEY. Links are kept in the store."""
+    section = dict(ctx.settings.section("payment_links"))
+    name = section.pop("provider", None)
+    if name is None:
+        return None
+    where = f"{ctx.settings.config_path or 'connector.toml'}: payment_links.provider"
+    factory = registry.provider_links(str(name))
+    if factory is None:
+        msg = f"{where}: {name} cannot make payment links; use mollie or stripe"
+        raise ConfigError(msg)
+    env = f"CONNECTOR_{str(name).upper()}_API_KEY"
+    section["api_key"] = os.environ.get(env, "")
+    if not section["api_key"]:
+        msg = f"{env} is not set; payment links need the provider's API key"
+        raise ConfigError(msg)
+    links: PaymentLinks = factory(section, StoreLinkStore(ctx.store()))
+    return links
 
 
 # --------------------------------------------------------------------------------------------

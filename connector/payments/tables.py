@@ -160,3 +160,13 @@ ledger_hints = Table(
     Column("processed_at", UTCDateTime),
     Index("ix_ledger_hints_status", "status", "id"),
 )
+
+
+# Payment links made for letters, by link key, so a re-run never gives a letter two links.
+payment_links = Table(
+    "payment_links",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
