@@ -317,3 +317,41 @@ def retry(ctx: Context, entry: int) -> None:
         msg = f"outbox entry {entry} is not a failed write; see: connector outbox --status failed"
         raise NotFound(msg)
     click.echo(f"outbox entry {entry} queued again")
+
+
+def _subscribing_ledger(ctx: Context, administration: str) -> tuple[Any, AdministrationRecord]:
+    with ctx.store().begin() as conn:
+        admin = records.find_administration(conn, administration)
+    ledger = ledger_for_admin(ctx, admin)
+    if not callable(getattr(ledger, "subscribe_webhooks", None)):
+        msg = f"the {admin.ledger} ledger has no webhook subscriptions to manage from here"
+        raise ConfigError(msg)
+    return ledger, admin
+
+
+@webhooks.command("subscribe")
+@click.argument("administration")
+@click.option(
+    "--url",
+    "callback_url",
+    required=True,
+    help="The public https address: https://your.host/ledger-webhooks/<token>/<ledger>.",
+)
+@pass_context
+def subscribe(ctx: Context, administration: str, callback_url: str) -> None:
+    """Ask the ledger (Exact) to send its change notifications for ADMINISTRATION to --url."""
+    ledger, admin = _subscribing_ledger(ctx, administration)
+    topics = ledger.subscribe_webhooks(admin.domain(), callback_url)
+    shown = ", ".join(topics) if topics else "none new (already subscribed)"
+    click.echo(f"{admin.name}: subscribed topics: {shown}")
+
+
+@webhooks.command("unsubscribe")
+@click.argument("administration")
+@click.option("--url", "callback_url", required=True, help="The address to stop sending to.")
+@pass_context
+def unsubscribe(ctx: Context, administration: str, callback_url: str) -> None:
+    """Stop the ledger's notifications for ADMINISTRATION to --url."""
+    ledger, admin = _subscribing_ledger(ctx, administration)
+    removed = ledger.unsubscribe_webhooks(admin.domain(), callback_url)
+    click.echo(f"{admin.name}: removed {removed} subscription(s)")

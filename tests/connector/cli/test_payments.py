@@ -124,3 +124,27 @@ def test_the_scheduled_payments_job_processes_and_writes_back(cli, store_url, ca
         payments_job(None)
     assert "payments: 1 processed, 0 unmatched; ledger writes: 0 done, 1 failed" in caplog.text
     assert json.loads(cli("items", "--status", "all", "--json")[1])[0]["status"] == "paid"
+
+
+def test_webhook_subscriptions_through_the_ledger(cli, monkeypatch):
+    code, _, err = cli("webhooks", "subscribe", "acme", "--url", "https://h/ledger-webhooks/t/x")
+    assert code == 2 and "files ledger has no webhook subscriptions" in err
+
+    calls = []
+
+    class Subscribing:
+        def subscribe_webhooks(self, administration, url):
+            calls.append(("sub", administration.external_id, url))
+            return ["Accounts", "FinancialTransactions"]
+
+        def unsubscribe_webhooks(self, administration, url):
+            calls.append(("unsub", administration.external_id, url))
+            return 2
+
+    monkeypatch.setattr("connector.cli.payments.ledger_for_admin", lambda ctx, admin: Subscribing())
+    url = "https://connector.example.nl/ledger-webhooks/t/exact"
+    code, out, _ = cli("webhooks", "subscribe", "acme", "--url", url)
+    assert code == 0 and "Accounts, FinancialTransactions" in out
+    code, out, _ = cli("webhooks", "unsubscribe", "acme", "--url", url)
+    assert code == 0 and "removed 2 subscription(s)" in out
+    assert calls == [("sub", "acme", url), ("unsub", "acme", url)]
