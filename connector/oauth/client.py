@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import secrets
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,6 +157,10 @@ class OAuthClient:
         extra: dict[str, str] = dict(self.spec.authorize_params)
         if self.spec.scopes:
             extra["scope"] = " ".join(self.spec.scopes)
+        if "openid" in self.spec.scopes and "nonce" not in extra:
+            # OpenID Connect providers may require a nonce (Twinfield does); the ID token
+            # is not used, so it only has to be unpredictable.
+            extra["nonce"] = secrets.token_urlsafe(16)
         pkce = self.spec.pkce and code_verifier is not None
         session = self._session(
             redirect_uri=redirect_uri, code_challenge_method="S256" if pkce else None
