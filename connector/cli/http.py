@@ -26,7 +26,7 @@ from webhooks.app import Services
 from webhooks.app import create_app
 from webhooks.edge import edge_blueprint
 from webhooks.metrics import Metrics
-from webhooks.payments import payments_blueprint
+from webhooks.payments import payments_blueprints
 
 logger = logging.getLogger("connector.http")
 
@@ -54,16 +54,14 @@ def build_app(ctx: Context) -> Flask:
             provider: PaymentProvider = factory(dict(settings.section("providers", name)))
             return provider
 
-        blueprints.insert(
-            0,
-            payments_blueprint(
-                store=store,
-                vault=Vault.from_environ(os.environ),
-                providers=providers,
-                metrics=metrics,
-                clock=clock,
-                ledger_webhooks=registry.ledger_webhooks,
-            ),
+        blueprints[:0] = payments_blueprints(
+            store=store,
+            vault=Vault.from_environ(os.environ),
+            providers=providers,
+            provider_names=registry.available(registry.PROVIDER_GROUP),
+            metrics=metrics,
+            clock=clock,
+            ledger_webhooks=registry.ledger_webhooks,
         )
     else:
         logger.warning("%s is not set: payment and ledger webhooks are switched off", KEY_ENV)

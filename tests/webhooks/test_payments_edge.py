@@ -77,3 +77,9 @@ def test_health_readiness_and_openapi(edge):
     assert client.get("/readyz").json == {"status": "ready"}
     doc = client.get("/openapi.json").json
     assert doc["openapi"].startswith("3.") and "/webhooks/{token}/{provider}" in doc["paths"]
+
+
+def test_one_blueprint_per_installed_provider(edge):
+    client, _ = edge
+    names = {name for name in client.application.blueprints if name.startswith("webhooks_")}
+    assert names == {"webhooks_adyen", "webhooks_buckaroo", "webhooks_mollie", "webhooks_stripe"}
