@@ -203,6 +203,14 @@ class LedgerWebhooks(Protocol):
         ...
 
 
+class InvoiceDocuments(Protocol):
+    """A ledger that can hand out an invoice's own PDF (`Capabilities.invoice_pdf`)."""
+
+    def invoice_pdf(self, administration: Administration, item: OpenItem) -> bytes | None:
+        """The invoice as the debtor received it; None when the ledger has none for it."""
+        ...
+
+
 class LedgerFactory(Protocol):
     """What an entry point in `dunning_connector.ledgers` must be."""
 

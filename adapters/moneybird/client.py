@@ -38,6 +38,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 from typing import Final
+from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 import requests
@@ -195,7 +196,7 @@ def rule_for(status: int) -> _Rule:
     found = STATUS_RULES.get(status)
     if found is not None:
         return found
-    if status < 300:
+    if status < 400:  # 3xx: a download's redirect to a temporary file URL
         return _Rule("ok")
     if status >= 500:
         return _Rule("transient", "server error")
@@ -265,6 +266,26 @@ class MoneybirdClient:
     def post(self, path: str, body: Mapping[str, Any], *, safe: bool = False) -> Any:
         """POST a JSON body; `safe` when repeating it cannot write anything twice."""
         return self._json(self._call("POST", self._url(path), body=body, safe=safe))
+
+    def download(self, path: str) -> bytes:
+        """A file behind `path`: Moneybird redirects to a temporary URL that needs no token."""
+        response = self._call("GET", self._url(path), safe=True)
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location", "")
+            if not location:
+                msg = f"Moneybird redirected {urlsplit(response.url).path} without a Location"
+                raise RetriableLedgerError(msg, status=response.status_code)
+            try:
+                response = self._http.get(
+                    urljoin(response.url, location), timeout=self.settings.timeout_seconds
+                )
+            except requests.RequestException as exc:
+                msg = f"Moneybird's file could not be fetched ({type(exc).__name__})"
+                raise RetriableLedgerError(msg) from None
+            if response.status_code != 200:
+                msg = f"Moneybird's file answered HTTP {response.status_code}"
+                raise RetriableLedgerError(msg, status=response.status_code)
+        return bytes(response.content)
 
     def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[list[Any]]:
         """Every page of a listing, `per_page=100`, following `Link: rel="next"`."""

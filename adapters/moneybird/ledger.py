@@ -67,7 +67,7 @@ CAPABILITIES = Capabilities(
     reverse_payment=True,
     flag_dispute=True,
     targeted_read=True,
-    invoice_pdf=False,
+    invoice_pdf=True,
     # Moneybird's invoice workflows can send reminders of their own: switch them off (see
     # the README) or the debtor hears from both. A dispute pauses them for its invoice.
     own_reminders=True,
@@ -279,6 +279,13 @@ class MoneybirdLedger:
                 yield Page(records=records, removed=removed)
         _reject_if(problems, f"Moneybird administration {adm}: invoices that cannot be read")
         yield Page(cursor=_encode(state))
+
+    def invoice_pdf(self, administration: Administration, item: OpenItem) -> bytes | None:
+        """The sales invoice's PDF; an external invoice has no Moneybird PDF (None)."""
+        if item.external_id.startswith("ext:"):
+            return None
+        path = f"{administration.external_id}/sales_invoices/{item.external_id}/download_pdf"
+        return self.client.download(path)
 
     def read_items(
         self, administration: Administration, external_ids: Sequence[str]

@@ -47,6 +47,8 @@ from connector.channels.base import Channel
 from connector.channels.base import PaymentLinks
 from connector.channels.base import Renderer
 from connector.domain import Debtor
+from connector.domain import Money
+from connector.domain import OpenItem
 from connector.dunning import law
 from connector.dunning import store as dstore
 from connector.dunning.model import ChannelKind
@@ -327,6 +329,46 @@ class Dunning:
         outcome.closed = refresh_items(self.store, admin, list(wanted), fresh, self.clock())
         return outcome.closed
 
+    def _with_invoice_copies(self, admin: AdministrationRecord, letter: Letter) -> Letter:
+        """The invoices' own PDFs for a step that sends copies, when the ledger has them.
+
+        A copy that cannot be fetched does not hold the letter back: it goes without it.
+        """
+        if not letter.attach_invoices:
+            return letter
+        with self.store.begin() as conn:
+            connection = records.find_connection(conn, str(admin.connection_id))
+            by_id = {
+                row_id: ext
+                for ext, row_id in dstore.external_ids(
+                    conn, [item.item_id for item in letter.items]
+                ).items()
+            }
+        ledger = self.ledger_for(connection)
+        fetch = getattr(ledger, "invoice_pdf", None)
+        if not ledger.capabilities.invoice_pdf or not callable(fetch):
+            return letter
+        copies: list[tuple[str, bytes]] = []
+        for item in letter.items:
+            if item.open_amount <= 0 or item.item_id not in by_id:
+                continue  # copies of invoices, not of credit notes
+            wanted = OpenItem(
+                external_id=by_id[item.item_id],
+                invoice_number=item.invoice_number,
+                debtor_code=letter.debtor.code,
+                invoice_date=item.invoice_date,
+                due_date=item.due_date,
+                open_amount=Money(item.open_amount, letter.currency),
+            )
+            try:
+                pdf = fetch(admin.domain(), wanted)
+            except ConnectorError as exc:
+                logger.warning("no copy of invoice %s: %s", item.invoice_number, exc)
+                continue
+            if pdf:
+                copies.append((f"{item.invoice_number}.pdf", bytes(pdf)))
+        return replace(letter, invoice_pdfs=tuple(copies))
+
     # -- step 5: send -------------------------------------------------------------------------
 
     def _send(
@@ -343,7 +385,9 @@ class Dunning:
                 (admin.id, action.debtor_code)
             ) or Debtor(code=action.debtor_code, name=action.debtor_code)
         try:
-            letter = self.letter(admin, action, linked, debtor, today)
+            letter = self._with_invoice_copies(
+                admin, self.letter(admin, action, linked, debtor, today)
+            )
         except Exception as exc:  # nothing went out yet: leave it for the next run
             logger.exception("building the letter of dunning action %s failed", action_id)
             detail = f"the letter could not be made: {type(exc).__name__}: {exc}"

@@ -570,6 +570,10 @@ class FakeMoneybird:
         def api(path: str) -> Response:
             return fake._handle(path)
 
+        @app.get("/files/<adm>/<iid>.pdf")
+        def file(adm: str, iid: str) -> Response:  # a temporary URL: no token needed
+            return Response(fake.invoice_pdf_bytes(adm, iid), mimetype="application/pdf")
+
         return app
 
     def _respond(self, status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -656,6 +660,7 @@ class FakeMoneybird:
             "POST sales_invoices/{id}/notes": self._create_note,
             "POST external_sales_invoices/{id}/notes": self._create_note,
             "POST sales_invoices/{id}/pause": self._pause,
+            "GET sales_invoices/{id}/download_pdf": self._download_pdf,
             "POST sales_invoices/{id}/resume": self._pause,
         }
         handler = handlers.get(route)
@@ -789,6 +794,14 @@ class FakeMoneybird:
         if invoice is None:
             raise _not_found()
         return invoice
+
+    def _download_pdf(self, admin: _Administration, rest: list[str]) -> tuple[int, Any, dict]:
+        invoice = self._find(admin, rest)
+        return 302, None, {"Location": f"{self.url}/files/{admin.id}/{invoice['id']}.pdf"}
+
+    def invoice_pdf_bytes(self, adm: str, iid: str) -> bytes:
+        number = self.invoice(adm, iid)["invoice_id"]
+        return f"%PDF-1.4\n% fake Moneybird invoice {number}\n%%EOF\n".encode()
 
     def _invoice(self, admin: _Administration, rest: list[str]) -> tuple[int, Any, dict]:
         return 200, self._invoice_wire(admin, self._find(admin, rest)), {}

@@ -78,7 +78,7 @@ def test_capabilities() -> None:
     assert CAPABILITIES.flag_dispute
     assert CAPABILITIES.own_reminders  # Moneybird can remind by itself
     assert CAPABILITIES.oauth
-    assert not CAPABILITIES.invoice_pdf
+    assert CAPABILITIES.invoice_pdf  # sales invoices have a PDF to send as a copy
 
 
 def test_administrations_skip_suspended(mock, load) -> None:
