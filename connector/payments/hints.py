@@ -23,6 +23,7 @@ from connector.errors import WebhookRejected
 from connector.payments.receive import Answer
 from connector.payments.receive import LogLimiter
 from connector.payments.receive import SecretCache
+from connector.payments.receive import error_answer
 from connector.payments.tables import endpoint_administrations
 from connector.payments.tables import ledger_hints
 from connector.ports import Ledger
@@ -35,10 +36,6 @@ from connector.sync import sync_administration
 from connector.vault import Vault
 
 logger = logging.getLogger(__name__)
-
-
-def _json(status: int, message: str, outcome: str) -> Answer:
-    return Answer(status, json.dumps({"error": message}), outcome=outcome)
 
 
 def receive_hint(
@@ -60,23 +57,23 @@ def receive_hint(
     except ConnectorError:
         verifier = None
     if verifier is None:
-        return _json(404, "not found", "unknown")
+        return error_answer(404, "not found", "unknown")
     try:
         found = cache.get(store, vault, token, ledger)
     except ConnectorError:  # the store, or a key that cannot decrypt: the ledger retries
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     if found is None:
-        return _json(404, "not found", "unknown")
+        return error_answer(404, "not found", "unknown")
     endpoint_id, endpoint_name, secrets = found
     if not secrets:
-        return _json(401, "signature not verified", "rejected")
+        return error_answer(401, "signature not verified", "rejected")
     try:
         hints = verifier.verify(body, headers, secrets, now.timestamp())
     except WebhookRejected as exc:
         if log_limiter.allow(f"{ledger}-{exc.status}"):
             logger.warning("%s webhook for %s rejected: %s", ledger, endpoint_name, exc)
         status = 401 if exc.status == 401 else 400
-        return _json(
+        return error_answer(
             status, "signature not verified" if status == 401 else "malformed body", "rejected"
         )
     try:
@@ -95,7 +92,7 @@ def receive_hint(
                     )
                 )
     except StoreError:
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     return Answer(200, json.dumps({"queued": len(hints)}), outcome="verified", events=len(hints))
 
 

@@ -11,6 +11,7 @@ becomes a 500.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -44,9 +45,8 @@ class Answer:
     duplicates: int = 0
 
 
-def _json(status: int, message: str, outcome: str) -> Answer:
-    import json
-
+def error_answer(status: int, message: str, outcome: str) -> Answer:
+    """A JSON error answer: {"error": message}."""
     return Answer(status, json.dumps({"error": message}), outcome=outcome)
 
 
@@ -128,21 +128,21 @@ def receive(
     try:
         provider = providers(provider_name)
     except UnknownPlugin:
-        return _json(404, "not found", "unknown")
+        return error_answer(404, "not found", "unknown")
     try:
         found = (cache or SecretCache(0)).get(store, vault, token, provider_name)
     except StoreError:
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     except ConnectorError as exc:  # a key that cannot decrypt: our fault; the provider retries
         logger.error("a %s webhook secret cannot be used: %s", provider_name, exc)
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     if found is None:
-        return _json(404, "not found", "unknown")
+        return error_answer(404, "not found", "unknown")
     endpoint_id, endpoint_name, secrets = found
     if not secrets:
         if limiter.allow("unconfigured"):
             logger.warning("endpoint %s has no %s secret; rejected", endpoint_name, provider_name)
-        return _json(401, "signature not verified", "rejected")
+        return error_answer(401, "signature not verified", "rejected")
     try:
         events = provider.parse_webhook(body, headers, secrets, moment.timestamp())
     except WebhookRejected as exc:
@@ -156,14 +156,14 @@ def receive(
             )
         status = exc.status if exc.status in (400, 401, 413) else 400
         message = "signature not verified" if status == 401 else "malformed body"
-        return _json(status, message, "rejected")
+        return error_answer(status, message, "rejected")
     except RetriableLedgerError as exc:
         # e.g. Mollie classic: the payment could not be fetched yet; ask for a retry.
         logger.warning("%s webhook for endpoint %s: %s", provider_name, endpoint_name, exc)
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     except ConnectorError as exc:  # any other failure of ours must not be a bare 500
         logger.error("%s webhook for endpoint %s failed: %s", provider_name, endpoint_name, exc)
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     try:
         if writer is not None:
             fresh = writer.write(endpoint_id, events, moment)
@@ -171,7 +171,7 @@ def receive(
             with store.begin() as conn:
                 fresh = event_store.store_events(conn, endpoint_id, events, moment)
     except StoreError:
-        return _json(503, "temporarily unavailable", "unavailable")
+        return error_answer(503, "temporarily unavailable", "unavailable")
     reply = provider.reply(events)
     duplicates = fresh.count(False)
     return Answer(
