@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -24,24 +23,18 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
-from connector.cli import main
 from connector.payments.tables import outbox
 from connector.store import Store
 from connector.store import records
 from connector.store.schema import open_items
 from connector.vault import new_key
 from tests.fakes import oauth_support
+from tests.fakes.cli import CliResult as Result
+from tests.fakes.cli import cli_runner
 from tests.fakes.exact import FakeExact
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = "import sys; from connector.cli import main; main(sys.argv[1:])"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -82,17 +75,7 @@ def env(store_url: str, fake: FakeExact, key: str, tmp_path: Path, monkeypatch) 
 
 @pytest.fixture
 def cli(env: dict[str, str], capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys)
 
 
 def connect(env: dict[str, str], fake: FakeExact) -> Result:

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -25,7 +24,6 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from connector.cli import main
 from connector.domain import Money
 from connector.payments import events as event_store
 from connector.payments.model import PaymentEvent
@@ -33,18 +31,13 @@ from connector.payments.model import PaymentEventKind
 from connector.store import Store
 from connector.vault import new_key
 from tests.fakes import oauth_support
+from tests.fakes.cli import CliResult as Result
+from tests.fakes.cli import cli_runner
 from tests.fakes.moneybird import EXTERNAL
 from tests.fakes.moneybird import FakeMoneybird
 from tests.fakes.oauth_server import FakeOAuthServer
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -86,17 +79,7 @@ def env(store_url, oauth_server, moneybird, tmp_path, monkeypatch) -> dict[str, 
 
 @pytest.fixture
 def cli(env, capsys):
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys)
 
 
 def connect(env: dict[str, str]) -> Result:

@@ -17,13 +17,14 @@ import pytest
 import requests
 
 from adapters.twinfield.auth import SCOPES
-from connector.cli import main
 from connector.domain import Money
 from connector.oauth.service import OAuthLedgers
 from connector.settings import load_settings
 from connector.store import Store
 from connector.store import records
 from connector.vault import new_key
+from tests.fakes.cli import CliResult
+from tests.fakes.cli import cli_runner
 from tests.fakes.oauth_server import FakeOAuthServer
 from tests.fakes.twinfield import FakeDebtor
 from tests.fakes.twinfield import FakeTwinfield
@@ -67,15 +68,8 @@ def env(
     return values
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    return cli_runner(capsys)(*args)
 
 
 def test_connect_sync_and_pay_through_the_cli(

@@ -1,30 +1,18 @@
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from tests.fakes.cli import cli_runner
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -34,17 +22,7 @@ def cli(store_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", store_url)
     monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
 
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys)
 
 
 def _write_items(folder: Path, text: str) -> None:

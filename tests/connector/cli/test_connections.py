@@ -8,13 +8,11 @@ CLI's loopback callback. The other commands run in-process against the same stor
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
@@ -24,7 +22,6 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from connector.cli import main
 from connector.errors import ReconnectRequired
 from connector.oauth import flow
 from connector.oauth.service import OAuthLedgers
@@ -32,19 +29,11 @@ from connector.store import Store
 from connector.vault import new_key
 from tests.fakes import oauth_ledger
 from tests.fakes import oauth_support
+from tests.fakes.cli import CliResult as Result
+from tests.fakes.cli import cli_runner
 from tests.fakes.oauth_server import FakeOAuthServer
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -78,17 +67,7 @@ def env(store_url, server, key, tmp_path, monkeypatch):
 
 @pytest.fixture
 def cli(env, capsys):
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from tests.fakes.cli import cli_runner
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 
@@ -44,33 +43,13 @@ collection_costs = "bik"
 """
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
-
-
 @pytest.fixture
 def cli(store_url, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", store_url)
     monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
 
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys)
 
 
 @pytest.fixture

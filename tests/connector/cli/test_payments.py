@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from cryptography.fernet import Fernet
 
-from connector.cli import main
 from connector.domain import Money
 from connector.payments import events as event_store
 from connector.payments.model import PaymentEvent
 from connector.payments.model import PaymentEventKind
 from connector.store import Store
+from tests.fakes.cli import cli_runner
 
 SECRET = "whsec_test_value_that_must_never_show"
 
@@ -30,15 +30,7 @@ def cli(store_url, tmp_path, monkeypatch, capsys):
         "invoice_number,debtor_code,due_date,open_amount\nF1,D1,2026-03-01,100.00\n"
     )
 
-    def run(*args):
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
+    run = cli_runner(capsys)
 
     assert run("connect", "files", "--path", str(folder))[0] == 0
     assert run("sync")[0] == 0
