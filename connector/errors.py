@@ -15,6 +15,8 @@
     ├── ChannelError                a dunning channel failed; nothing was delivered (retry)
     │   └── ChannelUncertain        it is unknown whether it was delivered (a person decides)
     └── WebhookRejected             a callback that failed verification or parsing
+        └── EventUnusable           genuinely signed, but its content cannot be used (kept as
+                                    rejected with the reason, acknowledged so it is not retried)
 
 Every message is one line a person can act on: what is wrong and what to do.
 """
@@ -102,3 +104,14 @@ class WebhookRejected(ConnectorError):
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class EventUnusable(WebhookRejected):
+    """A verified callback whose content cannot be used (unmappable, amount out of range).
+
+    The provider signed it, so retrying will never make it usable: the edge stores it as
+    rejected with this reason for a person to see, and acknowledges it so the provider stops.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=200)
