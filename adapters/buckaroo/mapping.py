@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
-from decimal import InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.domain import Money
+from adapters.provider_amounts import usable_money
 from connector.domain import is_currency_code
 from connector.payments.model import PaymentEvent
 from connector.payments.model import PaymentEventKind
@@ -216,7 +215,12 @@ def form_push(fields: Mapping[str, str]) -> Push:
 
 
 def push_events(push: Push, fallback: datetime) -> Sequence[PaymentEvent]:
-    """The PaymentEvents a push stands for (see the module docstring)."""
+    """The PaymentEvents a push stands for (see the module docstring).
+
+    Raises:
+        MappingError: a successful payment push without AmountDebit.
+        EventUnusable: the amount is out of range or has more decimals than the currency.
+    """
     is_credit = push.credit is not None and push.credit > 0
     if is_credit:
         if push.status != SUCCESS or push.credit is None:
@@ -238,10 +242,8 @@ def push_events(push: Push, fallback: datetime) -> Sequence[PaymentEvent]:
     if push.invoice:
         references["invoice_number"] = push.invoice
     references["transaction_key"] = push.key
-    try:
-        money = Money(amount, push.currency)
-    except (ValueError, InvalidOperation) as exc:
-        raise MappingError(str(exc)) from exc
+    # signed by Buckaroo: an amount that can never be booked is unusable, not retried
+    money = usable_money(amount, push.currency, f"the amount of transaction {push.key}")
     return [
         PaymentEvent(
             provider=PROVIDER,

@@ -9,19 +9,36 @@ JSON push (research §2.4, after buckaroo-it/BuckarooSDK_PHP `Handlers/HMAC/Vali
 
 where uri' is the push URL without its scheme (regex `^[^:/.]*[:/]+`), PHP-`urlencode`d and
 lower-cased. The raw body is what is hashed (the SDK hashes the string it is given; the
-research marks this unconfirmed, and it is the only reading that survives re-serialising). The
-push URL is the URL Buckaroo called: the HTTP edge passes it in the `X-Connector-Request-Url`
-header (set from the request itself, never taken from the caller). A timestamp more than
-`timestamp_tolerance` seconds (default 300; 0 switches the check off) from `now` is refused:
-Buckaroo's SDK checks none and its docs name none (research open point 7), so this is our
-choice, made safe by the idempotent event ids (a replay inside the window is stored once).
+research marks this unconfirmed, and it is the only reading that survives re-serialising).
+
+The push URL is the configured `public_base_url` (the address Buckaroo was given, e.g.
+`https://pay.example.nl`) followed by the path and query of the request, which the HTTP edge
+passes in the `X-Connector-Request-Url` header. The scheme and host are never taken from the
+request: they come from the client's `Host` header, which anyone can set (issue 16.11).
+Without `public_base_url` a JSON push is refused with a line saying to set it.
+
+Replay window: none by default. Buckaroo's docs (docs.buckaroo.io/docs/integration-push-messages)
+promise 11 re-attempts spread over 3 days, plus manual re-sends from the Plaza, and do not say
+whether a re-attempt is signed anew; none of Buckaroo's own SDKs checks the timestamp
+(PHP `Handlers/HMAC/Validator.php`, .NET `Connection/SignatureCalculationService.cs`
+`VerifySignature`, Node `Handlers/Reply/ReplyHandler.ts`). A 300-second window would refuse
+every re-attempt for ever if they reuse the first header, and the event ids are idempotent
+(a replay is stored once), so the window is off. `timestamp_tolerance` may switch one on, but
+only one that covers the retry schedule (at least `MIN_TOLERANCE`, four days).
 
 Form push (`src/Handlers/Reply/HttpPost.php`; vector BUCKAROO-POST-01): the fields whose
 lower-cased prefix before the first "_" is `brq`, `add` or `cust`, except `brq_signature`,
-sorted by lower-cased name, concatenated as `name=value` (value URL-decoded, then HTML-entity
-decoded) without separators, then the secret key; `brq_signature` is the hex SHA-1 of that.
-Field names that collide when lower-cased are refused, as the SDK does. The form push carries
-no send timestamp, so there is no replay window beyond the idempotent ids.
+sorted by name case-insensitively, concatenated as `name=value` (value URL-decoded, then HTML-
+entity decoded) without separators, then the secret key; `brq_signature` is the hex digest of
+that with the hash the merchant chose in the Plaza: SHA-1 (40 hex digits), SHA-256 (64) or
+SHA-512 (128), told apart by the length of what was received (Buckaruby `Signature.generate`
+offers the same three). Two sort orders are in use and both are accepted: the PHP SDK's
+`strcmp` of the lower-cased names (bytes: digits < `_` < letters) and BPE 3.0's documented
+order (chapter 4 "Digital Signature", quoted in Buckaruby's `CHAR_ORDER`: symbols first, then
+digits, then letters, case-insensitive; `a_a, a0, a0a, a1a, aaA, aab, aba, aCa`). They differ
+only when two names share a prefix and then differ in `_` against a digit. Field names that
+collide when lower-cased are refused, as the SDK does. The form push carries no send
+timestamp, so there is no replay window beyond the idempotent ids.
 
 Secrets: the tenant's Buckaroo secret key(s) (several during a rotation).
 """
@@ -42,6 +59,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 from adapters.buckaroo.mapping import PROVIDER
 from adapters.buckaroo.mapping import MappingError
@@ -49,12 +67,15 @@ from adapters.buckaroo.mapping import Push
 from adapters.buckaroo.mapping import form_push
 from adapters.buckaroo.mapping import json_push
 from adapters.buckaroo.mapping import push_events
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import REQUEST_URL_HEADER
 from connector.payments.model import PaymentEvent
 from connector.payments.model import WebhookReply
 
-DEFAULT_TOLERANCE = 300
+DEFAULT_TOLERANCE = 0  # no replay window (see the module docstring)
+MIN_TOLERANCE = 4 * 24 * 3600  # Buckaroo re-attempts for 3 days; a window must cover that
+_DIGESTS = {40: hashlib.sha1, 64: hashlib.sha256, 128: hashlib.sha512}
 _SCHEME = re.compile(r"^[^:/.]*[:/]+", re.IGNORECASE)
 _SIGNED_PREFIXES = ("brq", "add", "cust")
 _URLENCODE_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -93,16 +114,50 @@ def json_signature(
     return base64.b64encode(digest).decode("ascii")
 
 
-def form_signature(fields: Sequence[tuple[str, str]], secret: str) -> str:
-    """The hex SHA-1 `brq_signature` of the form fields (already URL-decoded)."""
+def php_order(name: str) -> bytes:
+    """The PHP SDK's order: `strcmp(strtolower(a), strtolower(b))`, bytes, ASCII lowering."""
+    return name.encode("utf-8", "surrogatepass").lower()
+
+
+def bpe_order(name: str) -> tuple[tuple[int, int], ...]:
+    """BPE 3.0's order: symbols (`_`) first, then digits, then letters case-insensitively."""
+    ranks = []
+    for char in name.lower():
+        if char.isascii() and char.isdigit():
+            ranks.append((1, ord(char)))
+        elif char.isascii() and char.isalpha():
+            ranks.append((2, ord(char)))
+        else:
+            ranks.append((0, ord(char)))
+    return tuple(ranks)
+
+
+SORT_ORDERS: tuple[Callable[[str], Any], ...] = (php_order, bpe_order)
+
+
+def form_signing_strings(fields: Sequence[tuple[str, str]], secret: str) -> list[str]:
+    """The string the form push signs, in each sort order (once if the orders agree)."""
     signed = [
         (name, value)
         for name, value in fields
         if name.lower() != "brq_signature" and name.lower().split("_", 1)[0] in _SIGNED_PREFIXES
     ]
-    signed.sort(key=lambda pair: pair[0].lower().encode("utf-8", "surrogatepass"))
-    data = "".join(f"{name}={html.unescape(value)}" for name, value in signed) + secret.strip()
-    return hashlib.sha1(data.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 - Buckaroo's scheme
+    found: list[str] = []
+    for order in SORT_ORDERS:
+        ordered = sorted(signed, key=lambda pair: order(pair[0]))  # noqa: B023 - used at once
+        data = "".join(f"{name}={html.unescape(value)}" for name, value in ordered)
+        data += secret.strip()
+        if data not in found:
+            found.append(data)
+    return found
+
+
+def form_signature(
+    fields: Sequence[tuple[str, str]], secret: str, digest: Callable[..., Any] = hashlib.sha1
+) -> str:
+    """The hex `brq_signature` of the form fields (already URL-decoded), PHP SDK order."""
+    data = form_signing_strings(fields, secret)[0]
+    return str(digest(data.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def _any_matches(expected: Sequence[str], received: str) -> bool:
@@ -113,13 +168,23 @@ def _any_matches(expected: Sequence[str], received: str) -> bool:
     return matched
 
 
+def signed_url(public_base_url: str, request_url: str) -> str:
+    """The configured public base URL plus the path and query of the request."""
+    parts = urlsplit(request_url)
+    path = parts.path or "/"
+    return public_base_url.rstrip("/") + path + (f"?{parts.query}" if parts.query else "")
+
+
 class BuckarooProvider:
     """The `buckaroo` payment provider (see the module docstring)."""
 
     name = PROVIDER
 
-    def __init__(self, *, timestamp_tolerance: int = DEFAULT_TOLERANCE) -> None:
+    def __init__(
+        self, *, timestamp_tolerance: int = DEFAULT_TOLERANCE, public_base_url: str | None = None
+    ) -> None:
         self.timestamp_tolerance = timestamp_tolerance
+        self.public_base_url = public_base_url
 
     def parse_webhook(
         self,
@@ -141,8 +206,8 @@ class BuckarooProvider:
         try:
             return push_events(push, fallback)
         except (MappingError, ValueError) as exc:
-            msg = f"not a usable Buckaroo push: {exc}"
-            raise WebhookRejected(msg, status=400) from exc
+            msg = f"a signed Buckaroo push that cannot be used: {exc}"
+            raise EventUnusable(msg) from exc
 
     def reply(self, events: Sequence[PaymentEvent]) -> WebhookReply:
         return WebhookReply(status=200, body="", content_type="text/plain")
@@ -153,7 +218,7 @@ class BuckarooProvider:
         authorization: str | None,
         secrets: Sequence[str],
         now: float,
-        url: str | None,
+        request_url: str | None,
     ) -> Push:
         scheme, _, value = (authorization or "").strip().partition(" ")
         parts = value.strip().split(":")
@@ -168,9 +233,16 @@ class BuckarooProvider:
         if tolerance and not abs(now - int(timestamp)) <= tolerance:
             msg = f"the Buckaroo timestamp is outside the {tolerance}-second tolerance"
             raise WebhookRejected(msg, status=401)
-        if not url:
+        if not self.public_base_url:
+            msg = (
+                "Buckaroo signs the push URL: set [providers.buckaroo] public_base_url to the "
+                "address Buckaroo was given (e.g. https://pay.example.nl)"
+            )
+            raise WebhookRejected(msg, status=401)
+        if not request_url:
             msg = f"the push URL is unknown (the edge must pass {REQUEST_URL_HEADER})"
             raise WebhookRejected(msg, status=401)
+        url = signed_url(self.public_base_url, request_url)
         expected = [json_signature(body, s, website_key, url, nonce, timestamp) for s in secrets]
         if not _any_matches(expected, signature):
             msg = "the Buckaroo signature does not match the body"
@@ -178,11 +250,11 @@ class BuckarooProvider:
         try:
             data = json.loads(body.decode("utf-8"), parse_float=Decimal)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            msg = "the body is not valid JSON"
-            raise WebhookRejected(msg, status=400) from exc
+            msg = "a signed Buckaroo push that is not valid JSON"
+            raise EventUnusable(msg) from exc
         if not isinstance(data, dict):
-            msg = "the body is not a JSON object"
-            raise WebhookRejected(msg, status=400)
+            msg = "a signed Buckaroo push that is not a JSON object"
+            raise EventUnusable(msg)
         return self._mapped(json_push, data)
 
     def _form(self, body: bytes, secrets: Sequence[str]) -> Push:
@@ -201,7 +273,16 @@ class BuckarooProvider:
         if not signature:
             msg = "the form push has no brq_signature"
             raise WebhookRejected(msg, status=401)
-        if not _any_matches([form_signature(fields, s) for s in secrets], signature):
+        digest = _DIGESTS.get(len(signature))
+        if digest is None:
+            msg = "the brq_signature is not a SHA-1, SHA-256 or SHA-512 hex digest"
+            raise WebhookRejected(msg, status=401)
+        expected = [
+            digest(data.encode("utf-8", "surrogatepass")).hexdigest()
+            for secret in secrets
+            for data in form_signing_strings(fields, secret)
+        ]
+        if not _any_matches(expected, signature):
             msg = "the brq_signature does not match the fields"
             raise WebhookRejected(msg, status=401)
         return self._mapped(form_push, dict(fields))
@@ -211,8 +292,8 @@ class BuckarooProvider:
         try:
             push = parse(data)
         except (MappingError, ValueError, TypeError, AttributeError) as exc:
-            msg = f"not a usable Buckaroo push: {exc}"
-            raise WebhookRejected(msg, status=400) from exc
+            msg = f"a signed Buckaroo push that cannot be used: {exc}"
+            raise EventUnusable(msg) from exc
         return push
 
 

@@ -28,6 +28,7 @@ from adapters.buckaroo.provider import php_urlencode
 from adapters.buckaroo.provider import signing_uri
 from connector.domain import Money
 from connector.errors import ConfigError
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEventKind
 
@@ -36,6 +37,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # research law-and-psp.md §T.3 BUCKAROO-JSON-01
 WEBSITE_KEY, SECRET = "ABCDEF1234", "SECRETKEY123"
 URL = "https://example.com/webhooks/buckaroo"
+BASE = "https://example.com"  # [providers.buckaroo] public_base_url
 NONCE, T = "nonce123", 1700000000
 JSON_BODY = (FIXTURES / "json_push_paid.raw").read_bytes()
 JSON_SIGNATURE = "Cw/m+OLF0yHj6EN2nMk83oAXEWrEFmKrtyRil/NL3aU="
@@ -70,20 +72,44 @@ def signed_json(
     return json_headers(f"hmac {WEBSITE_KEY}:{mac.decode()}:{nonce}:{t}")
 
 
-def form_body(fields: list[tuple[str, str]], secret: str = SECRET) -> bytes:
-    """An independent signer for the form push, then url-encoded as Buckaroo posts it."""
-    signed = sorted(
-        (f for f in fields if f[0].lower().split("_")[0] in ("brq", "add", "cust")),
-        key=lambda f: f[0].lower(),
-    )
+# BPE 3.0 "Digital Signature" order, as Buckaruby spells it out (symbols, digits, letters)
+BPE_CHAR_ORDER = "_0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def bpe_key(name: str) -> list[int]:
+    return [BPE_CHAR_ORDER.index(c) for c in name.lower()]
+
+
+def form_body(
+    fields: list[tuple[str, str]],
+    secret: str = SECRET,
+    digest: Any = hashlib.sha1,
+    order: str = "php",
+) -> bytes:
+    """An independent signer for the form push, then url-encoded as Buckaroo posts it.
+
+    `order` "php" is the PHP SDK's strcmp of lower-cased names, "bpe" BPE 3.0's documented
+    order; `digest` the hash chosen in the Plaza (SHA-1, SHA-256 or SHA-512).
+    """
+    chosen = [f for f in fields if f[0].lower().split("_")[0] in ("brq", "add", "cust")]
+    if order == "php":
+        signed = sorted(chosen, key=lambda f: f[0].lower())
+    else:
+        signed = sorted(chosen, key=lambda f: bpe_key(f[0]))
     data = "".join(f"{k}={v}" for k, v in signed) + secret
-    signature = hashlib.sha1(data.encode()).hexdigest()  # noqa: S324
+    signature = digest(data.encode()).hexdigest()
     return urlencode([*fields, ("brq_signature", signature)]).encode()
 
 
-def parse(body: bytes, headers: dict[str, str] | None = None, secrets=None, now: float = T):
+def parse(
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    secrets=None,
+    now: float = T,
+    base: str = BASE,
+):
     return list(
-        BuckarooProvider().parse_webhook(
+        BuckarooProvider(public_base_url=base).parse_webhook(
             body, headers or {}, [SECRET] if secrets is None else secrets, now
         )
     )
@@ -124,20 +150,24 @@ def test_buckaroo_post_01_valid_paid() -> None:
 # --- JSON push: replay, secrets, URL -------------------------------------------------------
 
 
-@pytest.mark.parametrize("now", [T - 301, T + 301])
-def test_a_json_push_outside_the_tolerance_is_refused(now: int) -> None:
+@pytest.mark.parametrize("later", [301, 3 * 86400, 30 * 86400])
+def test_a_retry_or_manual_resend_with_the_first_header_is_accepted(later: int) -> None:
+    # issue 15.2: Buckaroo re-attempts 11 times over 3 days (and the Plaza can re-send);
+    # nothing says a retry is signed anew, so the first header must still be accepted
+    (event,) = parse(JSON_BODY, json_headers(), now=T + later)
+    assert event.event_id == parse(JSON_BODY, json_headers())[0].event_id  # stored once
+
+
+def test_a_window_can_be_switched_on_but_only_one_covering_the_retries() -> None:
+    assert create_provider({}).timestamp_tolerance == 0
+    wide = create_provider({"timestamp_tolerance": 5 * 86400, "public_base_url": BASE})
+    assert wide.parse_webhook(JSON_BODY, json_headers(), [SECRET], T + 4 * 86400)
     with pytest.raises(WebhookRejected) as caught:
-        parse(JSON_BODY, json_headers(), now=now)
+        wide.parse_webhook(JSON_BODY, json_headers(), [SECRET], T + 6 * 86400)
     assert caught.value.status == 401
-
-
-def test_the_tolerance_can_be_switched_off_or_changed() -> None:
-    assert create_provider({"timestamp_tolerance": 0}).parse_webhook(
-        JSON_BODY, json_headers(), [SECRET], T + 86400
-    )
-    strict = create_provider({"timestamp_tolerance": 10})
-    with pytest.raises(WebhookRejected):
-        strict.parse_webhook(JSON_BODY, json_headers(), [SECRET], T + 11)
+    for short in (10, 300, 3 * 86400):
+        with pytest.raises(ConfigError, match="at least"):
+            create_provider({"timestamp_tolerance": short})
 
 
 def test_rotation_old_and_new_secret_are_both_accepted() -> None:
@@ -171,7 +201,47 @@ def test_bad_json_push_authentication_is_401(headers: dict[str, str], secrets: l
 
 
 def test_the_url_scheme_does_not_matter_but_its_case_is_folded() -> None:
-    assert parse(JSON_BODY, json_headers(url="http://EXAMPLE.com/webhooks/buckaroo"))
+    assert parse(JSON_BODY, json_headers(), base="http://EXAMPLE.com")
+
+
+def test_the_signed_host_comes_from_public_base_url_not_from_the_request() -> None:
+    # issue 16.11: behind a proxy the request reaches us as http://10.0.0.5:8000/...; the
+    # host in it is the client's Host header, which a caller can set to anything
+    internal = json_headers(url="http://10.0.0.5:8000/webhooks/buckaroo")
+    assert parse(JSON_BODY, internal)
+    evil = "evil.example%2fwebhooks%2fbuckaroo"
+    content = base64.b64encode(hashlib.md5(JSON_BODY).digest()).decode()  # noqa: S324
+    data = f"{WEBSITE_KEY}POST{evil}{T}{NONCE}{content}"
+    mac = base64.b64encode(hmac.new(SECRET.encode(), data.encode(), hashlib.sha256).digest())
+    forged_host = json_headers(
+        f"hmac {WEBSITE_KEY}:{mac.decode()}:{NONCE}:{T}",
+        url="https://evil.example/webhooks/buckaroo",
+    )
+    with pytest.raises(WebhookRejected) as caught:
+        parse(JSON_BODY, forged_host)
+    assert caught.value.status == 401
+
+
+def test_without_public_base_url_a_json_push_is_refused_with_what_to_set() -> None:
+    with pytest.raises(WebhookRejected, match=r"public_base_url") as caught:
+        BuckarooProvider().parse_webhook(JSON_BODY, json_headers(), [SECRET], T)
+    assert caught.value.status == 401
+    # the form push does not sign its URL, so it needs no base
+    assert BuckarooProvider().parse_webhook(form_body(FORM_FIELDS), {}, [SECRET], T)
+
+
+def test_public_base_url_keeps_a_path_prefix_and_the_query() -> None:
+    url = "https://example.com/pay/webhooks/buckaroo?x=1"
+    content = base64.b64encode(hashlib.md5(JSON_BODY).digest()).decode()  # noqa: S324
+    data = f"{WEBSITE_KEY}POST{php_urlencode('example.com/pay/webhooks/buckaroo?x=1').lower()}"
+    data += f"{T}{NONCE}{content}"
+    mac = base64.b64encode(hmac.new(SECRET.encode(), data.encode(), hashlib.sha256).digest())
+    headers = json_headers(
+        f"hmac {WEBSITE_KEY}:{mac.decode()}:{NONCE}:{T}",
+        url="http://127.0.0.1:8000/webhooks/buckaroo?x=1",
+    )
+    assert signing_uri(url) in data
+    assert parse(JSON_BODY, headers, base="https://example.com/pay/")
 
 
 def test_a_truncated_json_body_is_refused() -> None:
@@ -192,10 +262,33 @@ def test_a_truncated_json_body_is_refused() -> None:
         b'{"Transaction": []}',
     ],
 )
-def test_a_signed_but_unusable_json_push_is_400(body: bytes) -> None:
-    with pytest.raises(WebhookRejected) as caught:
+def test_a_signed_but_unusable_json_push_is_kept_as_unusable(body: bytes) -> None:
+    # signed by Buckaroo: a retry can never make it usable (the edge stores it as rejected)
+    with pytest.raises(EventUnusable):
         parse(body, signed_json(body))
-    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [("1e40", "EUR"), ("1000000000000", "EUR"), ('"121.000001"', "EUR"), ("121.5", "JPY")],
+)
+def test_a_signed_amount_out_of_range_or_scale_is_unusable(amount: str, currency: str) -> None:
+    # issue 16.9: before, 10^40 or six decimals reached the store and got 503 for days
+    tx = f'"Key": "K1", "Currency": "{currency}", "AmountDebit": {amount}'
+    body = ('{"Transaction": {' + tx + ', "Status": {"Code": {"Code": 190}}}}').encode()
+    with pytest.raises(EventUnusable, match="K1") as caught:
+        parse(body, signed_json(body))
+    assert caught.value.status == 200
+    assert "\n" not in str(caught.value)
+    fields = [(k, "121.000001" if k == "brq_amount" else v) for k, v in FORM_FIELDS]
+    with pytest.raises(EventUnusable, match="decimals"):
+        parse(form_body(fields))
+
+
+def test_trailing_zeros_are_not_extra_decimals() -> None:
+    fields = [(k, "121.000" if k == "brq_amount" else v) for k, v in FORM_FIELDS]
+    (event,) = parse(form_body(fields))
+    assert event.amount == Money(Decimal("121.00"), "EUR")
 
 
 # --- form push ----------------------------------------------------------------------------
@@ -207,6 +300,42 @@ def test_a_wrong_or_missing_brq_signature_is_401() -> None:
         with pytest.raises(WebhookRejected) as caught:
             parse(body)
         assert caught.value.status == 401
+
+
+@pytest.mark.parametrize("digest", [hashlib.sha1, hashlib.sha256, hashlib.sha512])
+def test_a_form_push_signed_with_sha1_sha256_or_sha512_is_accepted(digest: Any) -> None:
+    # issue 15.1: the merchant chooses the hash in the Plaza
+    (event,) = parse(form_body(FORM_FIELDS, digest=digest))
+    assert event.kind is PaymentEventKind.PAID
+    tampered = form_body(FORM_FIELDS, digest=digest).replace(b"121.00", b"1.00")
+    with pytest.raises(WebhookRejected) as caught:
+        parse(tampered)
+    assert caught.value.status == 401
+
+
+def test_a_digest_of_another_length_is_refused() -> None:
+    body = form_body(FORM_FIELDS, digest=hashlib.sha224)
+    with pytest.raises(WebhookRejected, match="SHA-1, SHA-256 or SHA-512"):
+        parse(body)
+
+
+# names where the orders differ: strcmp puts "add_item1" first ("1" < "_"), BPE "add_item_1"
+ORDER_FIELDS = [*FORM_FIELDS, ("add_item_1", "A"), ("add_item1", "B"), ("cust_a0", "C")]
+
+
+@pytest.mark.parametrize("order", ["php", "bpe"])
+def test_a_signature_in_either_sort_order_is_accepted(order: str) -> None:
+    # issue 15.3: BPE 3.0's documented order and the PHP SDK's byte order
+    assert sorted(["add_item1", "add_item_1"], key=bpe_key) == ["add_item_1", "add_item1"]
+    assert sorted(["add_item1", "add_item_1"]) == ["add_item1", "add_item_1"]
+    (event,) = parse(form_body(ORDER_FIELDS, order=order, digest=hashlib.sha256))
+    assert event.references["item_1"] == "A"
+    assert event.references["item1"] == "B"
+
+
+def test_the_bpe_order_matches_the_documented_example() -> None:
+    names = ["aCa", "a0", "aba", "a_a", "aab", "a1a", "aaA", "a0a"]
+    assert sorted(names, key=bpe_key) == ["a_a", "a0", "a0a", "a1a", "aaA", "aab", "aba", "aCa"]
 
 
 def test_unsigned_fields_do_not_count_and_signed_ones_do() -> None:
@@ -332,10 +461,21 @@ def test_reply_is_a_plain_200() -> None:
     assert BuckarooProvider().reply([]).status == 200
 
 
-@pytest.mark.parametrize("tolerance", [-1, "300", True])
-def test_config_errors(tolerance: object) -> None:
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"timestamp_tolerance": -1},
+        {"timestamp_tolerance": "300"},
+        {"timestamp_tolerance": True},
+        {"public_base_url": "example.com"},
+        {"public_base_url": "ftp://example.com"},
+        {"public_base_url": "https://example.com/?a=1"},
+        {"public_base_url": 42},
+    ],
+)
+def test_config_errors(config: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
-        create_provider({"timestamp_tolerance": tolerance})
+        create_provider(config)
 
 
 # --- fuzz --------------------------------------------------------------------------------
@@ -354,7 +494,9 @@ def test_fuzz_arbitrary_input_only_ever_raises_webhook_rejected(
 ) -> None:
     headers = {"Authorization": auth, REQUEST_URL_HEADER: url}
     try:
-        BuckarooProvider().parse_webhook(body, headers, secrets, now)
+        BuckarooProvider(public_base_url=BASE).parse_webhook(body, headers, secrets, now)
+    except EventUnusable:
+        pass  # only ever after a valid signature
     except WebhookRejected as exc:
         assert exc.status in (400, 401)
 
@@ -414,6 +556,8 @@ def test_fuzz_signed_push_shapes_only_ever_raise_webhook_rejected(
     for payload, headers in ((body, signed_json(body)), (form_body(form), {})):
         try:
             events = parse(payload, headers)
+        except EventUnusable as exc:
+            assert str(exc)
         except WebhookRejected as exc:
             assert exc.status in (400, 401)
         else:
