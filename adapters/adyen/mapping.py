@@ -7,10 +7,22 @@ adyen-python-api-library): the eight fields
     pspReference:originalReference:merchantAccountCode:merchantReference:
     amount.value:amount.currency:eventCode:success
 
-joined by ":", a missing field as the empty string. Adyen's libraries join the values as they
-are; the research (after hookdeck) escapes `\\` and `:` inside values first, which Adyen's
-libraries do only for key-value (HPP) signing. Both strings are the same unless a value holds
-a colon or a backslash; then either is accepted (both need the key).
+joined by ":", a missing field as the empty string, the values as they are. Only that string
+is accepted (issue 15.4). The research (after hookdeck) escaped `\\` and `:` inside values
+first, which Adyen's libraries do only for key-value (HPP) signing; accepting that form too
+let a genuine signature over merchantReference `INV-1\\:INV-2` also validate `INV-1:INV-2`,
+and merchantReference is what matching uses.
+
+Signed fields win (issue 16.8). Only the eight fields above are signed; everything else in
+the item (`additionalData`, `eventDate`, ...) can be changed by whoever relays it, so it is a
+hint a person may read and never drives matching or booking:
+
+- the references hold the signed `psp_reference` and `invoice_number` (merchantReference);
+  `additionalData.metadata.*`, the card holder or shopper name and `eventDate` are kept under
+  `unsigned.<name>` (`unsigned.invoice_number`, `unsigned.payer_name`, `unsigned.event_date`),
+  which no matching rule reads, so they can never replace the signed reference;
+- `occurred_at` is the moment we received the item, not the unsigned `eventDate`;
+- `payer_name` stays empty (it would feed the debtor-and-amount match).
 
 Mapping (research §2.3 and §2.6):
 
@@ -35,11 +47,11 @@ chargeback finds the payment it undoes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from adapters.provider_amounts import usable_money
 from connector.domain import Money
 from connector.domain import currency_exponent
 from connector.domain import is_currency_code
@@ -79,12 +91,9 @@ def _field(item: Mapping[str, Any], name: str) -> str:
     raise MappingError(msg)
 
 
-def signing_strings(item: Mapping[str, Any]) -> tuple[str, ...]:
-    """The signing string as Adyen's libraries build it, and the escaped form if it differs."""
-    values = [_field(item, name) for name in SIGNED_FIELDS]
-    plain = ":".join(values)
-    escaped = ":".join(v.replace("\\", "\\\\").replace(":", "\\:") for v in values)
-    return (plain,) if escaped == plain else (plain, escaped)
+def signing_string(item: Mapping[str, Any]) -> str:
+    """The signing string exactly as Adyen's libraries build it (no escaping)."""
+    return ":".join(_field(item, name) for name in SIGNED_FIELDS)
 
 
 def hmac_signature(item: Mapping[str, Any]) -> str | None:
@@ -104,17 +113,11 @@ def minor_to_money(amount: object) -> Money:
     if not isinstance(currency, str) or not is_currency_code(currency):
         msg = f"amount.currency is not a currency code: {currency!r}"
         raise MappingError(msg)
-    return Money(Decimal(value).scaleb(-currency_exponent(currency)), currency)
-
-
-def _time(value: object, fallback: datetime) -> datetime:
-    if not isinstance(value, str):
-        return fallback
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return fallback
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    # an exact shift of the exponent (scaleb would round 10^40 to the context's precision)
+    sign, digits, exponent = Decimal(value).as_tuple()
+    assert isinstance(exponent, int)
+    major = Decimal((sign, digits, exponent - currency_exponent(currency)))
+    return usable_money(major, currency, "amount.value")
 
 
 _ALWAYS: dict[str, PaymentEventKind] = {
@@ -176,25 +179,37 @@ def item_event(
         return None
     original = _field(item, "originalReference")
     merchant_reference = _field(item, "merchantReference")
-    references = {"psp_reference": psp}
+    amount = minor_to_money(item.get("amount"))
+    references = {**unsigned_hints(item), "psp_reference": psp}  # signed keys last: they win
     if merchant_reference:
         references["invoice_number"] = merchant_reference
-    additional = item.get("additionalData")
-    payer = ""
-    if isinstance(additional, Mapping):
-        for key, value in additional.items():
-            if isinstance(key, str) and key.startswith("metadata.") and isinstance(value, str):
-                references[key[len("metadata.") :]] = value
-        holder = additional.get("cardHolderName") or additional.get("shopperName")
-        payer = holder if isinstance(holder, str) else ""
     return PaymentEvent(
         provider=PROVIDER,
         event_id=f"{psp}:{code}:{_field(item, 'success')}",
         kind=kind,
         payment_id=original or psp,
-        amount=minor_to_money(item.get("amount")),
-        occurred_at=_time(item.get("eventDate"), fallback),
+        amount=amount,
+        occurred_at=fallback,  # when we received it; eventDate is not signed
         description=merchant_reference,
         references=references,
-        payer_name=payer,
     )
+
+
+UNSIGNED = "unsigned."
+
+
+def unsigned_hints(item: Mapping[str, Any]) -> dict[str, str]:
+    """What the item says outside its signature, each under `unsigned.<name>` (never matched)."""
+    hints: dict[str, str] = {}
+    additional = item.get("additionalData")
+    if isinstance(additional, Mapping):
+        for key, value in additional.items():
+            if isinstance(key, str) and key.startswith("metadata.") and isinstance(value, str):
+                hints[UNSIGNED + key[len("metadata.") :]] = value
+        holder = additional.get("cardHolderName") or additional.get("shopperName")
+        if isinstance(holder, str) and holder:
+            hints[UNSIGNED + "payer_name"] = holder
+    event_date = item.get("eventDate")
+    if isinstance(event_date, str) and event_date:
+        hints[UNSIGNED + "event_date"] = event_date
+    return hints

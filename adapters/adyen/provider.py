@@ -3,7 +3,7 @@
 A delivery is `{"live": "...", "notificationItems": [{"NotificationRequestItem": {...}}]}`
 and may hold several items. Every item must carry a valid `additionalData.hmacSignature`:
 base64(HMAC-SHA256(key = the hex HMAC key decoded to bytes, the signing string in UTF-8))
-(see `adapters.adyen.mapping.signing_strings`). One bad item refuses the whole delivery (research
+(see `adapters.adyen.mapping.signing_string`). One bad item refuses the whole delivery (research
 vector ADYEN-04), so nothing from a forged item is ever stored; Adyen retries the delivery.
 
 Secrets (the tenant's own; several during a rotation):
@@ -36,7 +36,8 @@ from adapters.adyen.mapping import PROVIDER
 from adapters.adyen.mapping import MappingError
 from adapters.adyen.mapping import hmac_signature
 from adapters.adyen.mapping import item_event
-from adapters.adyen.mapping import signing_strings
+from adapters.adyen.mapping import signing_string
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEvent
 from connector.payments.model import WebhookReply
@@ -109,15 +110,14 @@ def verify_item(item: Mapping[str, Any], keys: Sequence[bytes]) -> None:
         msg = "a notification item has no hmacSignature"
         raise WebhookRejected(msg, status=401)
     try:
-        candidates = signing_strings(item)
+        data = signing_string(item)
     except MappingError as exc:
         msg = f"a notification item cannot be verified: {exc}"
         raise WebhookRejected(msg, status=400) from exc
     got = received.encode("utf-8", "surrogatepass")
     matched = False
     for key in keys:
-        for data in candidates:
-            matched |= hmac.compare_digest(sign(data, key).encode("ascii"), got)
+        matched |= hmac.compare_digest(sign(data, key).encode("ascii"), got)
     if not matched:
         msg = "a notification item's hmacSignature does not match"
         raise WebhookRejected(msg, status=401)
@@ -179,9 +179,11 @@ class AdyenProvider:
         for item in items:
             try:
                 event = item_event(item, fallback, manual_capture=self.manual_capture)
-            except (MappingError, ValueError, TypeError) as exc:
-                msg = f"not a usable Adyen notification item: {exc}"
-                raise WebhookRejected(msg, status=400) from exc
+            except (MappingError, ValueError, TypeError, EventUnusable) as exc:
+                # every item is signed: a retry cannot make it usable (kept as rejected)
+                psp = item.get("pspReference")
+                msg = f"a signed Adyen notification item ({psp!r}) that cannot be used: {exc}"
+                raise EventUnusable(msg) from exc
             if event is not None:
                 events.append(event)
         return events

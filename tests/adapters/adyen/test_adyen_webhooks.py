@@ -20,11 +20,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from adapters.adyen import create_provider
-from adapters.adyen.mapping import signing_strings
 from adapters.adyen.provider import AdyenProvider
 from adapters.adyen.provider import sign
 from connector.domain import Money
 from connector.errors import ConfigError
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEventKind
 
@@ -58,8 +58,8 @@ def item_of(data: dict[str, Any], index: int = 0) -> dict[str, Any]:
     return data["notificationItems"][index]["NotificationRequestItem"]
 
 
-def resign(item: dict[str, Any], key: bytes = KEY) -> None:
-    """An independent signer: the eight fields joined by ":" as Adyen's libraries do."""
+def signing_data(item: dict[str, Any]) -> str:
+    """An independent signing string: the eight fields joined by ":" as Adyen's libraries do."""
     amount = item.get("amount") or {}
     fields = [
         item.get("pspReference"),
@@ -71,7 +71,11 @@ def resign(item: dict[str, Any], key: bytes = KEY) -> None:
         item.get("eventCode"),
         item.get("success"),
     ]
-    data = ":".join("" if f is None else str(f) for f in fields)
+    return ":".join("" if f is None else str(f) for f in fields)
+
+
+def resign(item: dict[str, Any], key: bytes = KEY) -> None:
+    data = signing_data(item)
     mac = hmac.new(key, data.encode(), hashlib.sha256).digest()
     item.setdefault("additionalData", {})["hmacSignature"] = base64.b64encode(mac).decode()
 
@@ -97,7 +101,7 @@ def parse(data: dict[str, Any] | bytes, headers: dict[str, str] | None = None, s
 
 def test_adyen_01_signing_string_and_signature() -> None:
     item = item_of(delivery())
-    assert signing_strings(item) == (ADYEN_01_STRING,)
+    assert signing_data(item) == ADYEN_01_STRING
     assert sign(ADYEN_01_STRING, KEY) == ADYEN_01
 
 
@@ -109,25 +113,43 @@ def test_adyen_01_the_published_item_is_accepted() -> None:
 def test_adyen_02_a_changed_amount_does_not_verify() -> None:
     data = delivery()
     item_of(data)["amount"]["value"] = 1131
-    assert sign(signing_strings(item_of(data))[0], KEY) == ADYEN_02
+    assert sign(signing_data(item_of(data)), KEY) == ADYEN_02
     with pytest.raises(WebhookRejected) as caught:
         parse(data)
     assert caught.value.status == 401
 
 
-def test_adyen_03_a_colon_in_a_value_verifies_both_as_adyens_libraries_and_escaped() -> None:
+def test_adyen_03_a_colon_in_a_value_verifies_only_as_adyens_libraries_sign_it() -> None:
     data = delivery()
     item = item_of(data)
     item["merchantReference"] = "INV:2024-001"
-    plain, escaped = signing_strings(item)
-    assert plain == "7914073381342284::TestMerchant:INV:2024-001:1130:EUR:AUTHORISATION:true"
-    assert escaped == "7914073381342284::TestMerchant:INV\\:2024-001:1130:EUR:AUTHORISATION:true"
-    assert sign(escaped, KEY) == ADYEN_03  # the research's vector
-    item["additionalData"]["hmacSignature"] = ADYEN_03
-    assert parse(data)[0].references["invoice_number"] == "INV:2024-001"
+    plain = "7914073381342284::TestMerchant:INV:2024-001:1130:EUR:AUTHORISATION:true"
+    escaped = "7914073381342284::TestMerchant:INV\\:2024-001:1130:EUR:AUTHORISATION:true"
+    assert signing_data(item) == plain
+    assert sign(escaped, KEY) == ADYEN_03  # the research's (escaped) vector
     resign(item)  # as Adyen's Java/Node/Python libraries compute it: no escaping
-    assert item["additionalData"]["hmacSignature"] != ADYEN_03
     assert parse(data)[0].description == "INV:2024-001"
+    # issue 15.4: the escaped form is no library's, so it is refused
+    item["additionalData"]["hmacSignature"] = ADYEN_03
+    with pytest.raises(WebhookRejected) as caught:
+        parse(data)
+    assert caught.value.status == 401
+
+
+def test_a_signature_over_an_escaped_reference_does_not_validate_another_reference() -> None:
+    # a genuine signature over merchantReference "INV-1\\:INV-2" (the libraries sign the
+    # backslash as it is) must not also validate "INV-1:INV-2", which matching would use
+    data = delivery()
+    item = item_of(data)
+    item["merchantReference"] = "INV-1\\:INV-2"
+    resign(item)
+    assert parse(data)[0].description == "INV-1\\:INV-2"
+    genuine = item["additionalData"]["hmacSignature"]
+    item["merchantReference"] = "INV-1:INV-2"
+    item["additionalData"]["hmacSignature"] = genuine
+    with pytest.raises(WebhookRejected) as caught:
+        parse(data)
+    assert caught.value.status == 401
 
 
 def test_adyen_04_one_bad_item_refuses_the_whole_batch() -> None:
@@ -239,13 +261,25 @@ def test_a_truncated_body_is_400() -> None:
     assert caught.value.status == 400
 
 
-def test_a_signed_item_with_an_unusable_amount_is_400() -> None:
+def test_a_signed_item_with_an_unusable_amount_is_kept_as_unusable() -> None:
     data = delivery()
     item_of(data)["amount"]["currency"] = "euro"
     resign(item_of(data))
-    with pytest.raises(WebhookRejected) as caught:
+    with pytest.raises(EventUnusable, match="7914073381342284"):
         parse(data)
-    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(("value", "currency"), [(10**40, "EUR"), (10**14, "EUR"), (-5, "EUR")])
+def test_a_signed_amount_out_of_range_is_unusable_not_a_store_failure(
+    value: int, currency: str
+) -> None:
+    # issue 16.9: 10^40 used to reach the store and get 503, so Adyen retried for days
+    data = delivery()
+    item_of(data)["amount"] = {"value": value, "currency": currency}
+    resign(item_of(data))
+    with pytest.raises(EventUnusable, match="outside 0 to 10\\^12") as caught:
+        parse(data)
+    assert caught.value.status == 200
 
 
 # --- mapping -----------------------------------------------------------------------------
@@ -257,10 +291,34 @@ def test_the_authorisation_is_a_payment_with_our_references() -> None:
     assert event.event_id == "7914073381342284:AUTHORISATION:true"
     assert event.payment_id == "7914073381342284"
     assert event.amount == Money(Decimal("11.30"), "EUR")
-    assert event.occurred_at == datetime(2024, 3, 1, 9, 5, tzinfo=UTC)
     assert event.references["invoice_number"] == "TestPayment-1407325143704"
-    assert event.references["connector_items"] == "12,13"  # from additionalData metadata.*
     assert event.description == "TestPayment-1407325143704"
+    # additionalData is not signed: a hint for a person, never a matching reference
+    assert event.references["unsigned.connector_items"] == "12,13"
+    assert "connector_items" not in event.references
+
+
+def test_unsigned_metadata_never_overrides_the_signed_merchant_reference() -> None:
+    # issue 16.8: additionalData.metadata.invoice_number replaced merchantReference
+    data = delivery()
+    item = item_of(data)
+    item["additionalData"]["metadata.invoice_number"] = "INV-OF-SOMEONE-ELSE"
+    item["additionalData"]["metadata.psp_reference"] = "forged"
+    item["additionalData"]["cardHolderName"] = "Someone Else"
+    (event,) = parse(data)  # the signature still holds: none of this is signed
+    assert event.references["invoice_number"] == "TestPayment-1407325143704"
+    assert event.references["psp_reference"] == "7914073381342284"
+    assert event.references["unsigned.invoice_number"] == "INV-OF-SOMEONE-ELSE"
+    assert event.payer_name == ""  # would feed the debtor-and-amount match
+    assert event.references["unsigned.payer_name"] == "Someone Else"
+
+
+def test_the_unsigned_event_date_is_a_hint_and_the_receipt_time_is_used() -> None:
+    data = delivery()
+    item_of(data)["eventDate"] = "2019-01-01T00:00:00+01:00"  # changed in transit: still valid
+    (event,) = parse(data)
+    assert event.occurred_at == datetime.fromtimestamp(NOW, UTC)
+    assert event.references["unsigned.event_date"] == "2019-01-01T00:00:00+01:00"
 
 
 def test_a_duplicate_delivery_gives_the_same_event_id() -> None:
@@ -381,6 +439,8 @@ def test_fuzz_arbitrary_input_only_ever_raises_webhook_rejected(
 ) -> None:
     try:
         AdyenProvider().parse_webhook(body, {"Authorization": auth}, secrets, NOW)
+    except EventUnusable:
+        pass  # only after every item verified
     except WebhookRejected as exc:
         assert exc.status in (400, 401)
 
@@ -419,6 +479,8 @@ def test_fuzz_item_shapes_only_ever_raise_webhook_rejected(
             resign(item)
     try:
         events = parse(data)
+    except EventUnusable as exc:
+        assert str(exc)
     except WebhookRejected as exc:
         assert exc.status in (400, 401)
     else:
