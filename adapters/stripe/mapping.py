@@ -35,6 +35,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from adapters.provider_amounts import usable_money
 from connector.domain import Money
 from connector.domain import currency_exponent
 from connector.domain import is_currency_code
@@ -57,7 +58,11 @@ def minor_to_money(value: object, currency: object) -> Money:
         msg = f"not a currency code: {currency!r}"
         raise MappingError(msg)
     code = currency.upper()
-    return Money(Decimal(value).scaleb(-currency_exponent(code)), code)
+    # an exact shift of the exponent (scaleb would round a huge value to 28 digits first)
+    sign, digits, exponent = Decimal(value).as_tuple()
+    assert isinstance(exponent, int)
+    major = Decimal((sign, digits, exponent - currency_exponent(code)))
+    return usable_money(major, code, "the amount")
 
 
 def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -202,7 +207,10 @@ def _charge_refunded(event: Mapping[str, Any]) -> list[PaymentEvent]:
     pi = _str(obj, "payment_intent") or charge
     total = obj.get("amount_refunded")
     if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
-        return []
+        # charge.refunded always carries the refunded total: without it nothing is booked,
+        # and that must be seen, not acknowledged and dropped
+        msg = f"charge.refunded has no positive amount_refunded: {total!r}"
+        raise MappingError(msg)
     before = 0
     data = event.get("data")
     previous = data.get("previous_attributes") if isinstance(data, Mapping) else None
@@ -243,8 +251,11 @@ def _dispute(event: Mapping[str, Any], kind_name: str) -> list[PaymentEvent]:
             kind, suffix = PaymentEventKind.CHARGEBACK_REVERSED, "reversed"
         elif status == "lost":
             kind, suffix = PaymentEventKind.CHARGED_BACK, "charged_back"
-        else:  # warning_closed: an inquiry that never became a chargeback
+        elif status == "warning_closed":  # an inquiry that never became a chargeback
             return []
+        else:
+            msg = f"charge.dispute.closed with status {status!r} (won, lost or warning_closed)"
+            raise MappingError(msg)
     else:
         kind, suffix = _DISPUTE_KINDS[kind_name]
     charge = _str(obj, "charge")

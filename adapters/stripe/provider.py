@@ -4,10 +4,25 @@ The scheme (stripe-python `WebhookSignature`, research §2.2 and vector STRIPE-0
 `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...][,v0=...]`, where each v1 is
 hex(HMAC-SHA256(endpoint secret, f"{t}." + raw body)). Any v1 matching any configured secret
 is accepted (Stripe sends one v1 per active secret while a secret is being rolled, and the
-tenant may list the old and the new secret); v0 and unknown schemes are ignored. A `t` more
-than `tolerance` seconds (300, as Stripe's libraries) away from `now`, in either direction,
-is a replay and refused: Stripe's own library only refuses old timestamps, but a timestamp
-from the future cannot come from Stripe either.
+tenant may list the old and the new secret); v0 and unknown schemes are ignored.
+
+The header is read exactly as `stripe.WebhookSignature._get_timestamp_and_signatures` reads
+it (stripe-python 16): split on ",", each part split on "=" into at most three pieces, keys
+compared as they are (no whitespace stripped: `t=1, v1=...` has a key " v1" that is no
+signature), `t` read with Python's `int()` (which allows surrounding whitespace and a sign;
+the signed payload uses the number, so that changes nothing a forger could use), and a part
+named `t` or `v1` without "=" refuses the header. The body must be UTF-8, as the library
+decodes it before signing. `tests/adapters/stripe/test_official_sdk.py` runs the official
+verifier beside this one on the same cases.
+
+One deliberate difference: a `t` more than `tolerance` seconds (300, as Stripe's libraries)
+away from `now` is refused in either direction. Stripe's library refuses only old timestamps;
+a timestamp from the future cannot come from Stripe (it signs when it sends), so we are
+stricter there (issue 15.6).
+
+A verified event that cannot be mapped (a handled type without what Stripe documents for it,
+an amount out of range) raises `EventUnusable`: the edge keeps it as rejected with the reason
+and acknowledges it, instead of a 400 that Stripe would retry for three days (issue 16.11).
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ from typing import Any
 from adapters.stripe.mapping import PROVIDER
 from adapters.stripe.mapping import MappingError
 from adapters.stripe.mapping import events_from_stripe
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEvent
 from connector.payments.model import WebhookReply
@@ -44,7 +60,7 @@ def _ascii(text: str) -> bytes:
 
 
 def parse_signature_header(value: str) -> tuple[int, list[str]]:
-    """(t, [v1 signatures]) from a `Stripe-Signature` value.
+    """(t, [v1 signatures]) from a `Stripe-Signature` value, read as stripe-python reads it.
 
     Raises:
         WebhookRejected(401): no usable timestamp or no v1 signature.
@@ -52,22 +68,21 @@ def parse_signature_header(value: str) -> tuple[int, list[str]]:
     if len(value) > _MAX_HEADER:
         msg = "Stripe-Signature header is too long"
         raise WebhookRejected(msg, status=401)
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for part in value.split(","):
-        key, sep, item = part.strip().partition("=")
-        if not sep:
-            continue
-        if key == "t" and timestamp is None:
-            if not item.isascii() or not item.isdigit() or len(item) > 12:
-                msg = "Stripe-Signature has no valid timestamp"
-                raise WebhookRejected(msg, status=401)
-            timestamp = int(item)
-        elif key == "v1" and item:
-            signatures.append(item.strip())
-    if timestamp is None:
+    items = [part.split("=", 2) for part in value.split(",")]
+    try:
+        stamps = [item[1] for item in items if item[0] == "t"]
+        signatures = [item[1] for item in items if item[0] == "v1"]
+    except IndexError as exc:  # a "t" or "v1" part without "="
+        msg = "Stripe-Signature cannot be read"
+        raise WebhookRejected(msg, status=401) from exc
+    if not stamps:
         msg = "Stripe-Signature has no timestamp"
         raise WebhookRejected(msg, status=401)
+    try:
+        timestamp = int(stamps[0])
+    except ValueError as exc:
+        msg = "Stripe-Signature has no valid timestamp"
+        raise WebhookRejected(msg, status=401) from exc
     if not signatures:
         msg = "Stripe-Signature has no v1 signature"
         raise WebhookRejected(msg, status=401)
@@ -76,7 +91,7 @@ def parse_signature_header(value: str) -> tuple[int, list[str]]:
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
     """hex(HMAC-SHA256(secret, f"{timestamp}." + body)): what Stripe puts in v1."""
-    payload = str(timestamp).encode("ascii") + b"." + body
+    payload = b"%d." % timestamp + body
     return hmac.new(secret.encode("utf-8"), payload, hashlib.sha256).hexdigest()
 
 
@@ -92,6 +107,11 @@ def verify(
         msg = "the Stripe-Signature header is missing"
         raise WebhookRejected(msg, status=401)
     timestamp, signatures = parse_signature_header(signature_header)
+    try:
+        body.decode("utf-8")  # stripe-python decodes the body before it signs it
+    except UnicodeDecodeError as exc:
+        msg = "the body is not UTF-8, so it cannot carry a Stripe signature"
+        raise WebhookRejected(msg, status=400) from exc
     if not abs(now - timestamp) <= tolerance:  # also refuses a NaN clock
         msg = f"the Stripe-Signature timestamp is outside the {tolerance}-second tolerance"
         raise WebhookRejected(msg, status=401)
@@ -139,12 +159,17 @@ class StripeProvider:
         now: float,
     ) -> Sequence[PaymentEvent]:
         verify(body, header(headers, SIGNATURE_HEADER), secrets, now, self.tolerance)
-        event = parse_json(body)
+        try:
+            event = parse_json(body)
+        except WebhookRejected as exc:
+            msg = f"a signed Stripe event that cannot be used: {exc}"
+            raise EventUnusable(msg) from exc
         try:
             return list(events_from_stripe(event))
-        except (MappingError, ValueError, TypeError) as exc:
-            msg = f"not a usable Stripe event: {exc}"
-            raise WebhookRejected(msg, status=400) from exc
+        except (MappingError, ValueError, TypeError, EventUnusable) as exc:
+            kind, event_id = event.get("type"), event.get("id")
+            msg = f"a signed Stripe event ({kind!r} {event_id!r}) that cannot be used: {exc}"
+            raise EventUnusable(msg) from exc
 
     def reply(self, events: Sequence[PaymentEvent]) -> WebhookReply:
         return WebhookReply(status=200, body="", content_type="text/plain")

@@ -23,6 +23,7 @@ from adapters.stripe.provider import sign
 from adapters.stripe.provider import verify
 from connector.domain import Money
 from connector.errors import ConfigError
+from connector.errors import EventUnusable
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEventKind
 
@@ -80,10 +81,51 @@ def test_research_vectors(vector: str, body: bytes, header: str, now: int, valid
         assert caught.value.status == 401, vector
 
 
-def test_a_valid_signature_on_an_unusable_event_is_a_400_not_a_401() -> None:
-    # STRIPE-01's body is signed correctly but has no data.object
-    with pytest.raises(WebhookRejected) as caught:
+def test_a_valid_signature_on_an_unusable_event_is_unusable_not_a_401() -> None:
+    # STRIPE-01's body is signed correctly but has no data.object: kept as rejected, 200
+    with pytest.raises(EventUnusable, match="evt_test_webhook") as caught:
         parse(BODY, {"Stripe-Signature": f"t={T},v1={V1}"})
+    assert caught.value.status == 200
+
+
+# --- the header as stripe-python reads it (issue 15.6) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"t={T}, v1={V1}",  # " v1" is not the v1 key for the SDK
+        f"t={T},v1= {V1}",
+        f"t={T},v1={V1} ",
+        f" t={T},v1={V1}",
+        f"t={T},v1={V1},v1",  # a v1 part without "=" makes the SDK refuse the header
+        f"t={T},t,v1={V1}",
+    ],
+)
+def test_whitespace_and_stray_parts_are_refused_as_the_sdk_does(header: str) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        verify(BODY, header, [SECRET], T)
+    assert caught.value.status == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"t= {T} ,v1={V1}",  # int() takes surrounding whitespace
+        f"t=+{T},v1={V1}",
+        f"t={T},v1={V1}=",  # split("=", 2) keeps only the first piece after the key
+        f"t={T},v1={V1},other, x=1",  # unknown parts are ignored
+        f"t={T},t=0,v1={V1}",  # the first t counts
+    ],
+)
+def test_what_the_sdk_accepts_is_accepted(header: str) -> None:
+    verify(BODY, header, [SECRET], T)
+
+
+def test_a_body_that_is_not_utf8_is_refused_as_the_sdk_does() -> None:
+    body = b'{"id": "evt_1", "x": "\xff"}'
+    with pytest.raises(WebhookRejected) as caught:
+        parse(body, signed(body))
     assert caught.value.status == 400
 
 
@@ -171,7 +213,6 @@ def test_a_truncated_body_is_refused_as_unsigned() -> None:
     [
         b"",
         b"not json",
-        b"\xff\xfe\x00garbage",
         b"[1, 2, 3]",
         b'{"id": "evt_1", "type": "payment_intent.succeeded", "created": 1700000000}',
         b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1",'
@@ -181,12 +222,23 @@ def test_a_truncated_body_is_refused_as_unsigned() -> None:
         b'{"id": "evt_1", "type": "charge.refunded", "data": {"object": {"id": "ch_1",'
         b' "amount_refunded": 100, "currency": "eur"}}, "created": "yesterday"}',
         b"[" * 100000,
+        b'{"id": "evt_1", "type": "charge.refunded", "data": {"object": {"id": "ch_1",'
+        b' "currency": "eur"}}, "created": 1700000000}',
+        b'{"id": "evt_1", "type": "charge.dispute.closed", "data": {"object": {"id": "dp_1",'
+        b' "amount": 100, "currency": "eur", "status": "under_review"}}, "created": 1700000000}',
+        b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1",'
+        b' "amount_received": 10000000000000000000000000000000000000000000, "currency": "eur"}},'
+        b' "created": 1700000000}',
+        b'{"id": "evt_1", "type": "payment_intent.payment_failed", "data": {"object": {'
+        b'"id": "pi_1", "amount": -100, "currency": "eur"}}, "created": 1700000000}',
     ],
 )
-def test_signed_garbage_is_a_400(body: bytes) -> None:
-    with pytest.raises(WebhookRejected) as caught:
+def test_a_signed_event_that_cannot_be_mapped_is_unusable_never_dropped(body: bytes) -> None:
+    # issue 16.11 / 16.9: kept as rejected with the reason (the edge answers 200)
+    with pytest.raises(EventUnusable) as caught:
         parse(body, signed(body))
-    assert caught.value.status == 400
+    assert caught.value.status == 200
+    assert "\n" not in str(caught.value)
 
 
 # --- mapping -----------------------------------------------------------------------------
@@ -398,6 +450,8 @@ def test_fuzz_arbitrary_input_only_ever_raises_webhook_rejected(
 ) -> None:
     try:
         StripeProvider().parse_webhook(body, {"Stripe-Signature": header}, secrets, now)
+    except EventUnusable:
+        pass  # only after a valid signature
     except WebhookRejected as exc:
         assert exc.status in (400, 401)
 
@@ -408,7 +462,7 @@ def test_fuzz_signed_event_shapes_only_ever_raise_webhook_rejected(event: dict[s
     body = json.dumps(event).encode()
     try:
         events = parse(body, signed(body))
-    except WebhookRejected as exc:
-        assert exc.status == 400
+    except EventUnusable as exc:
+        assert str(exc)
     else:
         assert all(e.occurred_at.tzinfo is not None for e in events)
