@@ -4,14 +4,24 @@ Authenticated with the tenant's API key (`Authorization: Bearer live_.../test_..
 retried on connection errors, timeouts, 429 and 5xx with a short backoff (tenacity), within
 the 15 seconds Mollie gives a webhook; a POST carries an `Idempotency-Key` so its retry is safe.
 
+Lists are read page by page: each page asks for `limit=250` (Mollie's largest) and the next
+one is `_links.next.href`, followed until it is null (issue 15.5: a reusable payment link
+with more than 250 payments lost the rest). A next link is only followed to the configured
+`api_url` (the API key is never sent elsewhere), and at most `MAX_PAGES` pages are read; more
+is an error, never a silently shortened list.
+
 Errors: `RetriableLedgerError` when Mollie could not be reached or refused the key (the edge
 answers 5xx and Mollie calls again, up to 26 hours later), `LedgerError` for other refusals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import Retrying
@@ -25,6 +35,7 @@ from connector.errors import RetriableLedgerError
 
 DEFAULT_API_URL = "https://api.mollie.com"
 _PAGE = 250  # Mollie's largest page
+MAX_PAGES = 400  # 100,000 items: a bound on every list loop
 
 
 class _Transient(Exception):
@@ -68,14 +79,60 @@ class MollieClient:
 
     def list_link_payments(self, link_id: str) -> list[dict[str, Any]] | None:
         """The payments made through a payment link; None if Mollie does not know the link."""
-        found = self._request(
-            "GET", f"/v2/payment-links/{link_id}/payments", params={"limit": str(_PAGE)}
-        )
-        return None if found is None else _embedded(found, "payments")
+        pages = self.pages(f"/v2/payment-links/{link_id}/payments", "payments")
+        found: list[dict[str, Any]] | None = None
+        for page in pages:
+            found = (found or []) + page
+        return found
+
+    def recent_chargebacks(
+        self, keep_going: Callable[[Mapping[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """The account's chargebacks, newest first, each with its payment embedded, read
+        page by page while `keep_going(chargeback)` holds (Mollie lists newest first)."""
+        found: list[dict[str, Any]] = []
+        for page in self.pages("/v2/chargebacks", "chargebacks", {"embed": "payment"}):
+            for chargeback in page:
+                if not keep_going(chargeback):
+                    return found
+                found.append(chargeback)
+        return found
 
     def _list(self, path: str, name: str) -> list[dict[str, Any]]:
-        found = self._request("GET", path, params={"limit": str(_PAGE)})
-        return [] if found is None else _embedded(found, name)
+        return [item for page in self.pages(path, name) for item in page]
+
+    def pages(
+        self, path: str, name: str, params: Mapping[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Each page of a list (`_embedded[name]`), following `_links.next` to its end.
+
+        Nothing is yielded when Mollie does not know the parent (404/410).
+        """
+        query = {**dict(params or {}), "limit": str(_PAGE)}
+        for number in range(MAX_PAGES):
+            found = self._request("GET", path, params=query)
+            if found is None:
+                if number:  # a page that vanished halfway: the list would be short
+                    msg = f"Mollie's next page {path} answered 404; the list is incomplete"
+                    raise RetriableLedgerError(msg, status=404)
+                return
+            yield _embedded(found, name)
+            href = _next_href(found)
+            if href is None:
+                return
+            path, query = self._relative(href)
+        msg = f"Mollie's list {path} has more than {MAX_PAGES} pages; not read to its end"
+        raise LedgerError(msg)
+
+    def _relative(self, href: str) -> tuple[str, dict[str, str]]:
+        """The path and query of a next link, which must point at our own api_url."""
+        base, link = urlsplit(self.api_url), urlsplit(href)
+        prefix = base.path.rstrip("/")
+        same = (link.scheme, link.netloc) == (base.scheme, base.netloc)
+        if not same or not link.path.startswith(f"{prefix}/"):
+            msg = f"Mollie's next link leaves {self.api_url}; not followed"
+            raise LedgerError(msg)
+        return link.path[len(prefix) :], dict(parse_qsl(link.query, keep_blank_values=True))
 
     # --- writes --------------------------------------------------------------------------
 
@@ -167,6 +224,13 @@ def _embedded(payload: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         return []
     return [item for item in items if isinstance(item, dict)]
+
+
+def _next_href(payload: Mapping[str, Any]) -> str | None:
+    links = payload.get("_links")
+    following = links.get("next") if isinstance(links, Mapping) else None
+    href = following.get("href") if isinstance(following, Mapping) else None
+    return href if isinstance(href, str) and href else None
 
 
 def _detail(payload: Any) -> str:

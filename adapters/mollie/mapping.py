@@ -32,6 +32,7 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
+from adapters.provider_amounts import usable_money
 from connector.domain import Money
 from connector.domain import is_currency_code
 from connector.payments.model import PaymentEvent
@@ -59,9 +60,11 @@ def parse_money(value: object) -> Money:
         msg = f"an amount value is not a decimal string: {text!r}"
         raise MappingError(msg)
     try:
-        return Money(Decimal(text), currency)
+        amount = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
         raise MappingError(str(exc)) from exc
+    # Mollie's own figure: one that can never be booked is unusable (EventUnusable), not retried
+    return usable_money(amount, currency, "the amount")
 
 
 def parse_time(value: object) -> datetime | None:
@@ -255,6 +258,26 @@ def payment_events(
 
 def _bare_base(payment_id: str) -> _Base:
     return _Base(payment_id, "", {}, "", "")
+
+
+def polled_chargeback_events(
+    chargebacks: Sequence[Mapping[str, Any]], fallback: datetime
+) -> list[PaymentEvent]:
+    """Events for chargebacks from `GET /v2/chargebacks?embed=payment`, on the classic ids.
+
+    Raises:
+        MappingError: a chargeback lacks what Mollie documents.
+    """
+    events: list[PaymentEvent] = []
+    for chargeback in chargebacks:
+        embedded = chargeback.get("_embedded")
+        payment = embedded.get("payment") if isinstance(embedded, Mapping) else None
+        if isinstance(payment, Mapping):
+            base = _base(payment)  # its metadata and description are what matching uses
+        else:
+            base = _bare_base(_id(chargeback, "tr_", "paymentId"))
+        events.extend(chargeback_events(base, [chargeback], fallback))
+    return events
 
 
 def snapshot_events(

@@ -16,8 +16,23 @@ there is no replay window: a replayed event gives the same event ids and is stor
 Events with an entity snapshot (Mollie's "full" payload) are mapped from it; without one the
 payment is fetched, which needs an API key among the secrets.
 
-Secrets: the tenant's API key (`live_...`, `test_...` or an `access_...` token; for classic
-webhooks the first such secret, else the first secret) and the next-gen signing secrets.
+Secrets: the tenant's API key (`live_...`, `test_...` or an `access_...` token) and the
+next-gen signing secrets, kept apart by that prefix (issue 16.11): a signature is checked only
+against the signing secrets (everything that is not an API key), so knowing the API key never
+lets anyone sign an event, and only an API key is ever sent to Mollie as a bearer token.
+
+Refunds: Mollie calls a classic `webhookUrl` when a refund reaches `processing`, `refunded` or
+`failed` (docs.mollie.com/overview/webhooks, "Payments API"), so a refund that goes queued ->
+pending -> refunded is heard of once it is refunded: no polling is needed for it. Next-gen has
+`refund.refunded`.
+
+Chargebacks (issue 15.5): a classic `webhookUrl` is called when a chargeback is received. The
+next-gen webhooks long documented no chargeback event; Mollie's changelog added
+`chargeback.received` and `chargeback.reversed` to the Webhooks API late in 2026, only for
+subscriptions that select them. So where next-gen is set up (a signing secret is stored next
+to the API key) `poll` lists the account's recent chargebacks (`GET /v2/chargebacks`, newest
+first, with the payment embedded, for `chargeback_poll_days`) every `chargeback_poll_minutes`,
+on the same event ids as the webhooks, so whichever arrives first is stored once.
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -42,18 +58,25 @@ from adapters.mollie.mapping import NextGenEvent
 from adapters.mollie.mapping import needs_chargebacks
 from adapters.mollie.mapping import needs_refunds
 from adapters.mollie.mapping import next_gen_event
+from adapters.mollie.mapping import parse_time
 from adapters.mollie.mapping import payment_events
+from adapters.mollie.mapping import polled_chargeback_events
 from adapters.mollie.mapping import snapshot_events
+from connector.errors import EventUnusable
 from connector.errors import LedgerError
 from connector.errors import RetriableLedgerError
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEvent
 from connector.payments.model import WebhookReply
 
+logger = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = "X-Mollie-Signature"
 _ID = re.compile(r"[a-z]{2,5}_[A-Za-z0-9]{1,64}")
 _API_KEY_PREFIXES = ("live_", "test_", "access_")
 _MAX_CLASSIC_BODY = 1024
+DEFAULT_POLL_DAYS = 120  # a reversal comes weeks after its chargeback
+DEFAULT_POLL_MINUTES = 60
 
 ClientFactory = Callable[[str], MollieClient]
 
@@ -66,11 +89,16 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def api_key(secrets: Sequence[str]) -> str | None:
-    """The API key among the secrets: the first that looks like one, else the first secret."""
+    """The API key among the secrets (`live_`, `test_`, `access_`); never a signing secret."""
     for secret in secrets:
         if secret.startswith(_API_KEY_PREFIXES):
             return secret
-    return secrets[0] if secrets and secrets[0] else None
+    return None
+
+
+def signing_secrets(secrets: Sequence[str]) -> list[str]:
+    """The next-gen signing secrets: every secret that is not an API key."""
+    return [s for s in secrets if s and not s.startswith(_API_KEY_PREFIXES)]
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -90,9 +118,9 @@ def verify_signature(body: bytes, signature_header: str, secrets: Sequence[str])
     if not candidates or len(candidates) > 8:
         msg = "the X-Mollie-Signature header holds no usable signature"
         raise WebhookRejected(msg, status=401)
-    usable = [s for s in secrets if s]
+    usable = signing_secrets(secrets)
     if not usable:
-        msg = "no Mollie signing secret is configured"
+        msg = "no Mollie signing secret is configured (the API key never checks a signature)"
         raise WebhookRejected(msg, status=401)
     matched = False
     for secret in usable:
@@ -131,8 +159,16 @@ class MollieProvider:
 
     name = PROVIDER
 
-    def __init__(self, client_factory: ClientFactory) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        *,
+        chargeback_poll_days: int = DEFAULT_POLL_DAYS,
+        chargeback_poll_minutes: int = DEFAULT_POLL_MINUTES,
+    ) -> None:
         self._client_factory = client_factory
+        self.chargeback_poll_days = chargeback_poll_days
+        self.chargeback_poll_minutes = chargeback_poll_minutes
 
     def parse_webhook(
         self,
@@ -145,7 +181,12 @@ class MollieProvider:
         signature = header(headers, SIGNATURE_HEADER)
         if signature is not None:
             verify_signature(body, signature, secrets)
-            return self._next_gen(_json(body), secrets, fallback)
+            try:
+                data = _json(body)
+            except WebhookRejected as exc:
+                msg = f"a signed Mollie event that cannot be used: {exc}"
+                raise EventUnusable(msg) from exc
+            return self._next_gen(data, secrets, fallback)
         if body.lstrip()[:1] in (b"{", b"["):
             msg = "a Mollie JSON event without an X-Mollie-Signature header"
             raise WebhookRejected(msg, status=401)
@@ -159,6 +200,59 @@ class MollieProvider:
     def reply(self, events: Sequence[PaymentEvent]) -> WebhookReply:
         return WebhookReply(status=200, body="", content_type="text/plain")
 
+    # --- polling -------------------------------------------------------------------------
+
+    def poll_due(self, now: float) -> bool:
+        """Whether `now` falls in the first minute of a polling interval (the payments job
+        runs every minute; a skipped minute only delays the poll by one interval)."""
+        if self.chargeback_poll_days == 0:
+            return False
+        minute = int(now // 60)
+        return minute % max(1, self.chargeback_poll_minutes) == 0
+
+    def poll(self, secrets: Sequence[str], now: float) -> Sequence[PaymentEvent]:
+        """Chargebacks of the last `chargeback_poll_days` days, for a tenant on next-gen.
+
+        Nothing (and no request) without an API key, or with only classic webhooks (no
+        signing secret): the classic webhook already reports every chargeback.
+
+        A chargeback that can never be booked (an amount out of range) is logged as an error
+        with its id and skipped, so it cannot block the others on every poll.
+
+        Raises:
+            RetriableLedgerError: Mollie could not be asked; the next poll tries again.
+        """
+        if self.chargeback_poll_days == 0 or not signing_secrets(secrets):
+            return []
+        if api_key(secrets) is None:
+            return []
+        fallback = _clock(now)
+        cutoff = now - self.chargeback_poll_days * 86400
+
+        def recent(chargeback: Mapping[str, Any]) -> bool:
+            created = parse_time(chargeback.get("createdAt"))
+            return created is None or created.timestamp() >= cutoff
+
+        client = self._client(secrets)
+        try:
+            chargebacks = client.recent_chargebacks(recent)
+            events: list[PaymentEvent] = []
+            for chargeback in chargebacks:
+                try:
+                    events.extend(polled_chargeback_events([chargeback], fallback))
+                except EventUnusable as exc:
+                    logger.error(
+                        "Mollie chargeback %s cannot be booked: %s", chargeback.get("id"), exc
+                    )
+            return events
+        except RetriableLedgerError:
+            raise
+        except LedgerError as exc:
+            raise RetriableLedgerError(str(exc), status=exc.status) from exc
+        except (MappingError, ValueError, TypeError) as exc:
+            msg = f"Mollie's chargeback list is not usable: {exc}"
+            raise RetriableLedgerError(msg) from exc
+
     # --- next-gen ------------------------------------------------------------------------
 
     def _next_gen(
@@ -167,8 +261,8 @@ class MollieProvider:
         try:
             event = next_gen_event(data)
         except MappingError as exc:
-            msg = f"not a Mollie event: {exc}"
-            raise WebhookRejected(msg, status=400) from exc
+            msg = f"a signed body that is not a Mollie event: {exc}"
+            raise EventUnusable(msg) from exc
         family = event.type.split(".", 1)[0]
         when = event.created_at or fallback
         if family in ("payment", "refund", "chargeback"):
@@ -176,8 +270,8 @@ class MollieProvider:
                 try:
                     return snapshot_events(event.type, event.entity, when)
                 except (MappingError, ValueError) as exc:
-                    msg = f"the {event.type} event's entity is not usable: {exc}"
-                    raise WebhookRejected(msg, status=400) from exc
+                    msg = f"the signed {event.type} event's entity cannot be used: {exc}"
+                    raise EventUnusable(msg) from exc
             return self._fetch_for(event, secrets, when)
         if event.type == "payment-link.paid" and event.entity_id.startswith("pl_"):
             if _looks_like_api_key(secrets):

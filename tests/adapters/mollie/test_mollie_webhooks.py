@@ -26,6 +26,7 @@ from adapters.mollie.provider import MollieProvider
 from adapters.mollie.provider import sign
 from connector.domain import Money
 from connector.errors import ConfigError
+from connector.errors import EventUnusable
 from connector.errors import RetriableLedgerError
 from connector.errors import WebhookRejected
 from connector.payments.model import PaymentEvent
@@ -369,10 +370,50 @@ def test_next_gen_bad_signatures_are_401(
         b' "_embedded": {"entity": {"id": "re_1", "status": "refunded"}}}',
     ],
 )
-def test_next_gen_signed_garbage_is_a_400(body: bytes) -> None:
-    with pytest.raises(WebhookRejected) as caught:
+def test_next_gen_signed_garbage_is_kept_as_unusable(body: bytes) -> None:
+    # signed by Mollie: a retry cannot make it usable; the edge keeps it as rejected
+    with pytest.raises(EventUnusable) as caught:
         next_gen(body, ng_headers(body))
-    assert caught.value.status == 400
+    assert caught.value.status == 200
+
+
+@pytest.mark.parametrize("value", ["1000000000000.00", "121.000001", "-1.00"])
+def test_a_signed_amount_out_of_range_or_scale_is_unusable(value: str) -> None:
+    # issue 16.9: such an amount used to reach the store and fail there (503 for days)
+    data = json.loads(ng_fixture("event_payment_paid_full.json"))
+    data["_embedded"]["entity"]["amount"]["value"] = value
+    body = json.dumps(data).encode()
+    with pytest.raises(EventUnusable, match="amount"):
+        next_gen(body, ng_headers(body))
+
+
+@responses.activate
+def test_an_amount_mollie_reports_that_cannot_be_booked_is_unusable_on_classic_too() -> None:
+    payment = fixture("payment_paid.json")
+    payment["amount"]["value"] = "121.000001"
+    responses.get(PAYMENT, json=payment)
+    with pytest.raises(EventUnusable, match="decimals"):
+        classic()
+
+
+# --- signing secrets and API keys are kept apart (issue 16.11) -----------------------------
+
+
+def test_a_body_signed_with_the_api_key_is_refused() -> None:
+    body = ng_fixture("event_payment_paid_full.json")
+    for secrets in ((KEY,), (KEY, NG_SECRET)):
+        with pytest.raises(WebhookRejected) as caught:
+            next_gen(body, ng_headers(body, secret=KEY), secrets)
+        assert caught.value.status == 401
+        assert KEY not in str(caught.value)
+
+
+@responses.activate
+def test_a_signing_secret_is_never_sent_to_mollie_as_an_api_key() -> None:
+    responses.get(PAYMENT, json=fixture("payment_paid.json"))
+    with pytest.raises(RetriableLedgerError, match="API key"):
+        classic(secrets=(NG_SECRET,))
+    assert len(responses.calls) == 0
 
 
 def test_reply_is_a_plain_200() -> None:
@@ -385,6 +426,13 @@ def test_config() -> None:
         create_provider({"api_url": "mollie.com"})
     with pytest.raises(ConfigError):
         create_provider({"timeout": 0})
+    for bad in (
+        {"chargeback_poll_days": -1},
+        {"chargeback_poll_minutes": 0},
+        {"chargeback_poll_days": "7"},
+    ):
+        with pytest.raises(ConfigError):
+            create_provider(bad)
 
 
 # --- fuzz --------------------------------------------------------------------------------
@@ -421,10 +469,12 @@ def test_fuzz_arbitrary_input_only_ever_raises_webhook_rejected(
 ) -> None:
     try:
         offline().parse_webhook(body, headers, secrets, NOW)
+    except EventUnusable:
+        assert "X-Mollie-Signature" in headers or "x-mollie-signature" in headers
     except WebhookRejected as exc:
         assert exc.status in (400, 401)
-    except RetriableLedgerError:
-        assert not secrets or not secrets[0]  # only: no API key to fetch with
+    except RetriableLedgerError:  # only: no API key to fetch with
+        assert not any(s.startswith(("live_", "test_", "access_")) for s in secrets)
 
 
 json_values = st.recursive(
@@ -469,7 +519,9 @@ def test_fuzz_signed_event_shapes_only_ever_raise_webhook_rejected(event: dict[s
     body = json.dumps(event).encode()
     try:
         events = offline().parse_webhook(body, ng_headers(body), [NG_SECRET], NOW)
+    except EventUnusable as exc:
+        assert str(exc)
     except WebhookRejected as exc:
-        assert exc.status == 400
+        assert exc.status == 400  # only: no entity and no API key to fetch with
     else:
         assert all(e.occurred_at.tzinfo is not None for e in events)
