@@ -79,6 +79,7 @@ def payments_job(config_path: str | None) -> None:
     ctx = Context(config_path=config_path, debug=False)
     try:
         now = datetime.now(UTC)
+        poll_payment_providers(ctx, now)  # before processing, so what it finds is processed now
         processed = process_pending(ctx.store(), now=now)
         written = run_outbox(ctx.store(), lambda admin: ledger_for_admin(ctx, admin), now=now)
         hints = process_hints(ctx.store(), lambda admin: ledger_for_admin(ctx, admin), now=now)
@@ -94,6 +95,39 @@ def payments_job(config_path: str | None) -> None:
             )
     finally:
         ctx.close()
+
+
+def poll_payment_providers(ctx: Context, now: datetime) -> None:
+    """Ask the providers that poll (Mollie's chargebacks for next-gen tenants) for events."""
+    import os
+    from functools import cache
+
+    from connector import registry
+    from connector.payments.polling import poll_providers
+    from connector.vault import KEY_ENV
+    from connector.vault import Vault
+
+    if not os.environ.get(KEY_ENV, "").strip():
+        return  # no secret can be read without it (the webhook routes are off too)
+
+    @cache
+    def providers(name: str) -> object:
+        return registry.provider_factory(name)(dict(ctx.settings.section("providers", name)))
+
+    summary = poll_providers(
+        ctx.store(),
+        Vault.from_environ(os.environ),
+        providers,
+        registry.available(registry.PROVIDER_GROUP),
+        now,
+    )
+    if summary.stored or summary.failed:
+        logger.warning(
+            "provider polls: %d new events, %d failed (of %d)",
+            summary.stored,
+            summary.failed,
+            summary.polled,
+        )
 
 
 def keepalive_job(config_path: str | None) -> None:

@@ -25,3 +25,10 @@ def test_each_loads_with_defaults_and_answers_a_reply(name: str) -> None:
     assert isinstance(reply, WebhookReply)
     assert 200 <= reply.status < 300
     assert reply.body == ("[accepted]" if name == "adyen" else "")
+
+
+def test_only_mollie_is_polled_and_it_fills_the_polling_protocol() -> None:
+    from connector.payments.polling import PollingProvider
+
+    polled = {name for name in NAMES if isinstance(provider_factory(name)({}), PollingProvider)}
+    assert polled == {"mollie"}
