@@ -242,7 +242,11 @@ class BuckarooProvider:
         if not request_url:
             msg = f"the push URL is unknown (the edge must pass {REQUEST_URL_HEADER})"
             raise WebhookRejected(msg, status=401)
-        url = signed_url(self.public_base_url, request_url)
+        try:
+            url = signed_url(self.public_base_url, request_url)
+        except ValueError as exc:  # urlsplit: e.g. an unbalanced "[" in the host
+            msg = "the push URL cannot be read"
+            raise WebhookRejected(msg, status=401) from exc
         expected = [json_signature(body, s, website_key, url, nonce, timestamp) for s in secrets]
         if not _any_matches(expected, signature):
             msg = "the Buckaroo signature does not match the body"

@@ -190,6 +190,7 @@ def test_rotation_old_and_new_secret_are_both_accepted() -> None:
         (json_headers(auth=f"hmac {WEBSITE_KEY}:{JSON_SIGNATURE}:other:{T}"), [SECRET]),
         (json_headers(url="https://example.com/webhooks/other"), [SECRET]),
         ({"Authorization": JSON_AUTH}, [SECRET]),  # the edge passed no URL
+        (json_headers(url="http://[broken/webhooks/buckaroo"), [SECRET]),  # unreadable URL
         (json_headers(auth=f"hmac {WEBSITE_KEY}:é{JSON_SIGNATURE}:{NONCE}:{T}"), [SECRET]),
     ],
 )
