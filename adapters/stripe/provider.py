@@ -12,7 +12,7 @@ compared as they are (no whitespace stripped: `t=1, v1=...` has a key " v1" that
 signature), `t` read with Python's `int()` (which allows surrounding whitespace and a sign;
 the signed payload uses the number, so that changes nothing a forger could use), and a part
 named `t` or `v1` without "=" refuses the header. The body must be UTF-8, as the library
-decodes it before signing. `tests/adapters/stripe/test_official_sdk.py` runs the official
+decodes it before signing. `tests/adapters/stripe/test_stripe_official_sdk.py` runs the official
 verifier beside this one on the same cases.
 
 One deliberate difference: a `t` more than `tolerance` seconds (300, as Stripe's libraries)
