@@ -249,3 +249,44 @@ def test_a_chargeback_that_cannot_be_booked_is_logged_and_does_not_block_the_oth
     assert len(events) == 3
     assert "chb_bad cannot be booked" in caplog.text
     assert "decimals" in caplog.text
+
+
+# --- end to end: the scheduler's payments job polls and processes -------------------------------
+
+
+def test_the_payments_job_polls_mollie_and_stores_the_chargebacks(
+    fake: FakeMollie, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import select
+
+    from connector.cli.jobs import payments_job
+    from connector.payments import events as event_store
+    from connector.payments.tables import webhook_events
+    from connector.store import Store
+    from connector.vault import Vault
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", key)
+    monkeypatch.delenv("CONNECTOR_DATABASE_URL", raising=False)
+    config = tmp_path / "connector.toml"
+    config.write_text(
+        f'database_url = "{store_url}"\n\n[providers.mollie]\n'
+        f'api_url = "{fake.url}"\nchargeback_poll_minutes = 1\nchargeback_poll_days = 400\n'
+    )
+    fake.payments["tr_pay00002"] = payment(2)
+    fake.chargebacks = [chargeback("tr_pay00002", 3, datetime.now(UTC) - timedelta(days=1))]
+    store = Store(store_url)
+    vault = Vault([key])
+    with store.begin() as conn:
+        endpoint, _ = event_store.create_endpoint(conn, name="acme", administration_ids=[], now=NOW)
+        for secret in (KEY, SIGNING):
+            event_store.add_secret(conn, endpoint.id, "mollie", vault.encrypt(secret), NOW)
+    payments_job(str(config))
+    with store.begin() as conn:
+        stored = conn.execute(select(webhook_events.c.event_id, webhook_events.c.kind)).all()
+    store.dispose()
+    assert [(row.event_id, row.kind) for row in stored] == [
+        ("tr_pay00002:chargeback:chb_cb00003", "charged_back")
+    ]
+    assert "/v2/chargebacks?embed=payment&limit=250" in fake.requests
