@@ -27,12 +27,13 @@ pending -> refunded is heard of once it is refunded: no polling is needed for it
 `refund.refunded`.
 
 Chargebacks (issue 15.5): a classic `webhookUrl` is called when a chargeback is received. The
-next-gen webhooks long documented no chargeback event; Mollie's changelog added
-`chargeback.received` and `chargeback.reversed` to the Webhooks API late in 2026, only for
-subscriptions that select them. So where next-gen is set up (a signing secret is stored next
-to the API key) `poll` lists the account's recent chargebacks (`GET /v2/chargebacks`, newest
-first, with the payment embedded, for `chargeback_poll_days`) every `chargeback_poll_minutes`,
-on the same event ids as the webhooks, so whichever arrives first is stored once.
+next-gen webhooks long documented no chargeback event; Mollie's changelog recently added
+`chargeback.received` and `chargeback.reversed` to the Webhooks API (docs.mollie.com changelog
+"Add chargeback and capture webhook event types"), only for subscriptions that select them.
+So where next-gen is set up (a signing secret is stored next to the API key) `poll` lists
+the account's recent chargebacks (`GET /v2/chargebacks`, newest first, with the payment
+embedded, for `chargeback_poll_days`) every `chargeback_poll_minutes`, on the same event ids
+as the webhooks, so whichever arrives first is stored once.
 """
 
 from __future__ import annotations
