@@ -190,14 +190,25 @@ def match(office: str, day: date, lines: Sequence[MatchLine]) -> Element:
     return root
 
 
-def dimension_comment(office: str, code: str, name: str, comment: str) -> Element:
-    """Update only the customer's credit-management comment (and repeat its name)."""
+def dimension_credit(
+    office: str, code: str, name: str, block: Sequence[tuple[str, str]], comment: str
+) -> Element:
+    """Update the customer's `<creditmanagement>` (a child of `<dimension>`): every child of
+    the block as read (`block`), in its order, with only the comment replaced. Attributes of
+    the read (`name`, `locked`, `modified`) describe the value and are not sent back."""
     root = etree.Element("dimension")
     _add(root, "office", office)
     _add(root, "type", "DEB")
     _add(root, "code", code)
     _add(root, "name", name)
-    financials = _add(root, "financials")
-    credit = _add(financials, "creditmanagement")
-    _add(credit, "comment", comment)
+    credit = _add(root, "creditmanagement")
+    written = False
+    for tag, text in block:
+        if tag == "comment":
+            _add(credit, "comment", comment)
+            written = True
+        else:
+            _add(credit, tag, text.strip())
+    if not written:
+        _add(credit, "comment", comment)
     return root

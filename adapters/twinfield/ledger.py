@@ -18,10 +18,12 @@
   shows whether the invoice is still open and finds earlier payments on it: a payment that
   carries our key means the write already happened (a lost answer), and only a missing
   match is made up.
-- A dispute is written into the customer's credit-management comment, one line per invoice,
-  marked with our key. Twinfield has no dispute flag per invoice that the API reaches, and
-  its reminders can only be stopped for the whole customer (`sendreminder`); that is left to
-  the people involved (see `own_reminders` and the tags above).
+- A dispute is written into the customer's credit-management comment (`<dimension>
+  <creditmanagement><comment>`), one line per invoice, marked with our key; the whole block
+  as just read is written back with only the comment changed. Twinfield has no dispute
+  flag per invoice that the API reaches, and its reminders can only be stopped for the
+  whole customer (`sendreminder`); that is left to the people involved (see
+  `own_reminders` and the tags above).
 - Reversing a payment (a chargeback) is not offered: undoing a match and booking it back is
   the accountant's call in Twinfield.
 
@@ -475,8 +477,12 @@ class TwinfieldLedger:
         return self.client.process_xml(documents.read_dimension(office, code), office)
 
     def _write_comment(self, office: str, dimension: Element, code: str, comment: str) -> None:
+        """Read-modify-write: the block just read goes back whole, with the new comment."""
         name = dimension.findtext("name") or code
-        self.client.process_xml(documents.dimension_comment(office, code, name, comment), office)
+        block = mapping.credit_block(dimension)
+        self.client.process_xml(
+            documents.dimension_credit(office, code, name, block, comment), office
+        )
 
 
 def _dispute_line(item: OpenItem) -> str:

@@ -6,10 +6,12 @@ Amounts become Decimal from their text, never through a float. Dates come as yyy
 Shapes (element names from Twinfield's documentation and php-twinfield's mappers):
 
 - offices: `<offices><office name=".." shortname="..">CODE</office>...</offices>`
-- a debtor: `<dimension status="active"><code/><name/><financials><duedays/>
-  <creditmanagement><sendreminder/><reminderemail/><comment/></creditmanagement>
-  </financials><addresses><address default="true">..field4 (VAT), field5 (KvK)..</address>
-  </addresses><banks><bank default="true"><iban/></bank></banks></dimension>`
+- a debtor: `<dimension status="active"><code/><name/><financials><duedays/></financials>
+  <addresses><address default="true">..field4 (VAT), field5 (KvK)..</address></addresses>
+  <banks><bank default="true"><iban/></bank></banks><creditmanagement><sendreminder/>
+  <reminderemail/><comment/>..</creditmanagement></dimension>`: `<creditmanagement>` is a
+  direct child of `<dimension>`, beside `<financials>` (php-twinfield's captured real answer
+  `customerGetResponse.xml` and its `CustomersDocument.php`; go-twinfield, murb/twinfield)
 - browse 100: `<browse><th>..</th><tr><key><office/><code/><number/><line/></key>
   <td field="fin.trs.line.dim2">..</td>...</tr></browse>`
 - a transaction: `<transaction location="final"><header><code/><number/><freetext1/>
@@ -115,14 +117,29 @@ def _default(elements: list[Element]) -> Element | None:
     return elements[0] if elements else None
 
 
+CREDIT = "creditmanagement"  # a child of <dimension> itself
+
+
 def reminder_setting(dimension: Element) -> str:
     """Twinfield's own reminders for the customer: "true", "email" or "false"."""
-    value = _text(dimension, "financials/creditmanagement/sendreminder").lower()
+    value = _text(dimension, f"{CREDIT}/sendreminder").lower()
     return value if value in REMINDER_SETTINGS else "false"
 
 
 def credit_comment(dimension: Element) -> str:
-    return dimension.findtext("financials/creditmanagement/comment") or ""
+    return dimension.findtext(f"{CREDIT}/comment") or ""
+
+
+def credit_block(dimension: Element) -> list[tuple[str, str]]:
+    """Every child of the customer's `<creditmanagement>` as read, in order (name, text).
+
+    A dispute note writes the whole block back with only the comment changed: whether
+    Twinfield keeps children that an update leaves out is not documented.
+    """
+    block = dimension.find(CREDIT)
+    if block is None:
+        return []
+    return [(str(child.tag), child.text or "") for child in block if isinstance(child.tag, str)]
 
 
 def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -> Debtor | None:
@@ -139,7 +156,7 @@ def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -
     kvk = _text(address, "field5")
     street = " ".join(p for p in (_text(address, "field2"), _text(address, "field3")) if p)
     email = (
-        _text(dimension, "financials/creditmanagement/reminderemail")
+        _text(dimension, f"{CREDIT}/reminderemail")
         or _text(address, "email")
         or _text(dimension, "financials/ebillmail")
     )

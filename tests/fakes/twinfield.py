@@ -57,6 +57,19 @@ FAULT_TEXT = {
     "108": "Access to this server is not allowed because the cluster is invalid.",
     "354": "Access denied. Token invalid.",
 }
+# The children of <creditmanagement>, in the order of the captured response.
+CREDIT_FIELDS = (
+    "responsibleuser",
+    "basecreditlimit",
+    "sendreminder",
+    "reminderemail",
+    "blocked",
+    "freetext1",
+    "freetext2",
+    "freetext3",
+    "comment",
+)
+SEND_REMINDER = ("true", "email", "false")
 BROWSE_FIELDS = {
     "fin.trs.head.yearperiod": "String",
     "fin.trs.head.code": "String",
@@ -122,6 +135,38 @@ class FakeDebtor:
     comment: str = ""
     status: str = "active"
     modified: datetime = field(default_factory=lambda: datetime(2025, 1, 1, tzinfo=UTC))
+    responsible_user: str = ""
+    base_credit_limit: str = "0.00"
+    blocked: str = "false"
+    freetext1: str = ""
+    freetext2: str = ""
+    freetext3: str = ""
+
+    @property
+    def credit(self) -> dict[str, str]:
+        """The <creditmanagement> block, child by child."""
+        return {
+            "responsibleuser": self.responsible_user,
+            "basecreditlimit": self.base_credit_limit,
+            "sendreminder": self.send_reminder,
+            "reminderemail": self.reminder_email,
+            "blocked": self.blocked,
+            "freetext1": self.freetext1,
+            "freetext2": self.freetext2,
+            "freetext3": self.freetext3,
+            "comment": self.comment,
+        }
+
+    def set_credit(self, values: dict[str, str]) -> None:
+        self.responsible_user = values.get("responsibleuser", "")
+        self.base_credit_limit = values.get("basecreditlimit", "") or "0.00"
+        self.send_reminder = values.get("sendreminder", "") or "false"
+        self.reminder_email = values.get("reminderemail", "")
+        self.blocked = values.get("blocked", "") or "false"
+        self.freetext1 = values.get("freetext1", "")
+        self.freetext2 = values.get("freetext2", "")
+        self.freetext3 = values.get("freetext3", "")
+        self.comment = values.get("comment", "")
 
 
 @dataclass
@@ -772,9 +817,22 @@ class FakeTwinfield:
         debtor = office.debtors.get(code)
         if debtor is None or document.findtext("type") != "DEB":
             return _rejected(document, "Dimensie bestaat niet.")
-        comment = document.findtext("financials/creditmanagement/comment")
-        if comment is not None:
-            debtor.comment = comment
+        # Only <dimension><creditmanagement> is kept; a <creditmanagement> anywhere else
+        # (inside <financials>) is not a field of the dimension and changes nothing.
+        block = document.find("creditmanagement")
+        if block is not None:
+            values: dict[str, str] = {}
+            for child in block:
+                if child.tag not in CREDIT_FIELDS:
+                    return _rejected(document, f"Onbekend veld {child.tag}.")
+                values[child.tag] = (
+                    (child.text or "").strip() if child.tag != "comment" else (child.text or "")
+                )
+            if values.get("sendreminder", "false") not in SEND_REMINDER:
+                return _rejected(document, "Herinneringen versturen: ongeldige waarde.")
+            # Undocumented whether omitted children are kept: this fake takes the strict
+            # reading, a block replaces the whole block (omitted children become empty).
+            debtor.set_credit(values)
         debtor.modified = self.clock()
         return dimension_xml(office, debtor)
 
@@ -879,10 +937,11 @@ def dimension_xml(office: FakeOffice, debtor: FakeDebtor) -> Any:
         str(debtor.due_days) if debtor.due_days is not None else ""
     )
     etree.SubElement(financials, "ebillmail").text = debtor.email
-    credit = etree.SubElement(financials, "creditmanagement")
-    etree.SubElement(credit, "sendreminder").text = debtor.send_reminder
-    etree.SubElement(credit, "reminderemail").text = debtor.reminder_email
-    etree.SubElement(credit, "comment").text = debtor.comment
+    # <creditmanagement> is a child of <dimension>, beside <financials> (php-twinfield's
+    # captured customerGetResponse.xml; go-twinfield and murb/twinfield agree).
+    credit = etree.SubElement(root, "creditmanagement")
+    for name in CREDIT_FIELDS:
+        etree.SubElement(credit, name).text = debtor.credit.get(name, "")
     addresses = etree.SubElement(root, "addresses")
     address = etree.SubElement(addresses, "address", id="1", type="invoice", default="true")
     for name, value in (

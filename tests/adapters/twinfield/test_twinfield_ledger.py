@@ -278,6 +278,31 @@ def test_dispute_note_is_written_once_and_cleared(fake: FakeTwinfield) -> None:
     assert debtor.send_reminder == "email"  # Twinfield's own reminders are left alone
 
 
+def test_dispute_note_lands_in_the_dimensions_credit_block_and_keeps_the_rest(
+    fake: FakeTwinfield,
+) -> None:
+    # Issues 14.11 and 14.12: the note goes to <dimension><creditmanagement> (where the fake,
+    # like Twinfield, keeps it) and the whole block is written back as read.
+    debtor = fake.offices["NLA001"].debtors["0042"]
+    debtor.reminder_email = "debiteuren@acme.example"
+    debtor.responsible_user = "USR"
+    debtor.base_credit_limit = "5000.00"
+    debtor.freetext2 = "SEG1"
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    ledger.flag_dispute(admin(), invoice, "levering onvolledig", "dc-9-1")
+    assert debtor.comment.endswith("levering onvolledig [dc-9-1]")
+    assert (debtor.send_reminder, debtor.reminder_email) == ("email", "debiteuren@acme.example")
+    assert (debtor.responsible_user, debtor.base_credit_limit, debtor.freetext2) == (
+        "USR",
+        "5000.00",
+        "SEG1",
+    )
+    ledger.clear_dispute(admin(), invoice, "dc-9-2")
+    assert debtor.comment == ""
+    assert (debtor.send_reminder, debtor.reminder_email) == ("email", "debiteuren@acme.example")
+
+
 def test_reversal_is_not_supported(fake: FakeTwinfield) -> None:
     ledger = make(fake)
     assert not ledger.capabilities.reverse_payment
