@@ -67,7 +67,8 @@ from connector.ports import PaymentReceipt
 logger = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
-OVERLAP = timedelta(minutes=15)  # clocks and time zones: ask a little further back
+OVERLAP = timedelta(minutes=15)  # clocks drift: ask a little further back
+DST = timedelta(hours=1)
 MAX_FINDER_PAGES = 40_000  # a loop guard: 1 million codes at 25 a page
 PAGE_SIZE = 500  # records per Page handed to the sync engine
 DISPUTE_PREFIX = "Betwist (dunning-connector) factuur"
@@ -152,7 +153,8 @@ class TwinfieldLedger:
         office = administration.external_id
         options = [("dimtype", "DEB"), ("office", office)]
         if since is not None:
-            local = (since - OVERLAP).astimezone(_zone(administration))
+            zone = _zone(administration)
+            local = (since - _overlap(zone, since)).astimezone(zone)
             options.append(("modifiedsince", local.strftime("%Y%m%d%H%M%S")))
         kind = DebtorKind(self.settings.default_debtor_kind)
 
@@ -244,7 +246,7 @@ class TwinfieldLedger:
         years = self._years(administration, now)
         period = Filter(documents.F_YEARPERIOD, "between", f"{years[0]}/00", f"{years[-1]}/55")
         status = Filter(documents.F_STATUS, "equal", "normal")
-        start = (since - OVERLAP).astimezone(zone)
+        start = (since - _overlap(zone, since)).astimezone(zone)
         end = (now + timedelta(days=1)).astimezone(zone)
         records: dict[str, OpenItem] = {}
         removed: set[str] = set()
@@ -487,6 +489,16 @@ class TwinfieldLedger:
 
 def _dispute_line(item: OpenItem) -> str:
     return f"{DISPUTE_PREFIX} {item.invoice_number}:"
+
+
+def _overlap(zone: ZoneInfo, since: datetime) -> timedelta:
+    """How far before the cursor to ask. The moment is sent as the administration's local
+    time, as Twinfield shows it; public clients send UTC and the documentation does not say.
+    Read as UTC, a local time lies ahead by the zone's offset, so the overlap covers that
+    offset (plus an hour for a daylight-saving change in between): re-reads are idempotent,
+    a missed change is not."""
+    offset = zone.utcoffset(since.replace(tzinfo=None)) or timedelta(0)
+    return OVERLAP + abs(offset) + DST
 
 
 def _zone(administration: Administration) -> ZoneInfo:

@@ -108,8 +108,8 @@ def _ymd(day: date | None) -> str:
     return day.strftime("%Y%m%d") if day else ""
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%Y%m%d%H%M%S")
+def _stamp(moment: datetime, zone: Any = AMSTERDAM) -> str:
+    return moment.astimezone(zone).strftime("%Y%m%d%H%M%S")
 
 
 def _money(value: Decimal) -> str:
@@ -286,6 +286,9 @@ class FakeTwinfield:
         self.credits_per_minute = credits_per_minute
         self.concurrency = concurrency
         self.fault_status = fault_status  # None: the documented status per fault code
+        # The zone in which `modifiedsince` and `fin.trs.line.modified` are read and shown:
+        # undocumented; public clients send UTC, so tests try both.
+        self.zone: Any = AMSTERDAM
         self.offices: dict[str, FakeOffice] = {}
         self.tokens: dict[str, Token] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> organisation
@@ -692,7 +695,7 @@ class FakeTwinfield:
             for line in tx.lines:
                 if not line.dim2 or line.dim2 not in office.debtors:
                     continue
-                values = _browse_values(office, tx, line)
+                values = _browse_values(office, tx, line, self.zone)
                 if all(_passes(n, values[n], op, lo, hi) for n, _v, op, lo, hi in columns):
                     rows.append((tx, line, values))
         root = etree.Element(
@@ -861,7 +864,7 @@ class FakeTwinfield:
         codes = sorted(
             d.code
             for d in office.debtors.values()
-            if d.status != "deleted" and (not since or _stamp(d.modified) >= since)
+            if d.status != "deleted" and (not since or _stamp(d.modified, self.zone) >= since)
         )
         first = max(int(text("firstRow") or "1"), 1)
         size = int(text("maxRows") or "100")
@@ -898,7 +901,9 @@ def _passes(name: str, value: str, operator: str, low: str, high: str) -> bool:
     return False
 
 
-def _browse_values(office: FakeOffice, tx: FakeTransaction, line: FakeLine) -> dict[str, str]:
+def _browse_values(
+    office: FakeOffice, tx: FakeTransaction, line: FakeLine, zone: Any = AMSTERDAM
+) -> dict[str, str]:
     return {
         "fin.trs.head.yearperiod": f"{tx.day.year}/{tx.day.month:02d}",
         "fin.trs.head.code": tx.code,
@@ -918,7 +923,7 @@ def _browse_values(office: FakeOffice, tx: FakeTransaction, line: FakeLine) -> d
         "fin.trs.line.matchstatus": line.matchstatus,
         "fin.trs.line.matchnumber": str(line.matchnumber or ""),
         "fin.trs.line.matchdate": _ymd(line.matchdate),
-        "fin.trs.line.modified": _stamp(line.modified),
+        "fin.trs.line.modified": _stamp(line.modified, zone),
         "fin.trs.line.availableforpayruns": "true",
     }
 

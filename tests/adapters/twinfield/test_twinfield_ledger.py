@@ -10,6 +10,7 @@ from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -132,6 +133,33 @@ def test_debtors_complete_then_only_the_changed_ones(fake: FakeTwinfield) -> Non
     assert not feed.complete
     changed, _removed, _cursor = drain(feed)
     assert [(d.code, d.email) for d in changed] == [("1001", "nieuw@example.nl")]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Amsterdam"])
+def test_modifiedsince_catches_changes_whichever_zone_twinfield_reads_it_in(
+    fake: FakeTwinfield, zone: str
+) -> None:
+    # Issue 14.15: undocumented whether `modifiedsince` is UTC (public clients) or Amsterdam
+    # time; the overlap covers the offset, so a change ten minutes after the cursor is seen.
+    fake.zone = ZoneInfo(zone)
+    office = fake.offices["NLA001"]
+    clock = Clock(NOW)
+    ledger = make(fake, clock)
+    _d, _r, debtor_cursor = drain(ledger.debtors(admin(), None))
+    _i, _r, item_cursor = drain(ledger.open_items(admin(), None))
+    fake.now = NOW + timedelta(minutes=10)
+    office.debtors["0042"].email = "nieuw@acme.example"
+    office.debtors["0042"].modified = fake.now
+    office.add_invoice(
+        "0042", "202600009", "5.00", date(2026, 3, 10), date(2026, 4, 9), modified=fake.now
+    )
+    clock.now = NOW + timedelta(minutes=20)
+    changed, _r, _c = drain(ledger.debtors(admin(), debtor_cursor))
+    assert "nieuw@acme.example" in {d.email for d in changed}
+    feed = ledger.open_items(admin(), item_cursor)
+    assert not feed.complete
+    items, _r, _c = drain(feed)
+    assert "VRK:202600009:1" in {i.external_id for i in items}
 
 
 def test_open_items_equal_the_fakes_open_lines_to_the_cent(fake: FakeTwinfield) -> None:
