@@ -74,6 +74,7 @@ class TwinfieldSettings:
     full_sync_hours: float = 24.0  # an incremental item sync turns complete after this
     payment_daybook: str = "BNK"
     receivables_account: str = "1300"
+    bank_account: str = ""  # the bank G/L account for the total line; "" = the daybook's own
     default_debtor_kind: str = "consumer"  # for a debtor without VAT or KvK number
     timeout_seconds: float = 120.0
     attempts: int = 4  # per call, for 5xx, timeouts and 429
@@ -100,7 +101,7 @@ class TwinfieldSettings:
         for key in ("full_sync_hours", "timeout_seconds", "max_wait_seconds"):
             if key in config:
                 values[key] = _number(key, config[key])
-        for key in ("payment_daybook", "receivables_account"):
+        for key in ("payment_daybook", "receivables_account", "bank_account"):
             if key in config:
                 values[key] = _code(key, config[key])
         if "default_debtor_kind" in config:

@@ -137,6 +137,7 @@ class Payment:
     invoice_number: str
     reference: str  # our idempotency key, kept in the header's freetext1
     description: str
+    bank_account: str = ""  # the total line's dim1; empty: the daybook's own account
 
 
 def bank_transaction(payment: Payment) -> Element:
@@ -152,6 +153,8 @@ def bank_transaction(payment: Payment) -> Element:
     lines = _add(root, "lines")
     value = format_amount(payment.amount.amount, payment.amount.currency)
     total = _add(lines, "line", type="total", id="1")
+    if payment.bank_account:
+        _add(total, "dim1", payment.bank_account)
     _add(total, "value", value)
     _add(total, "debitcredit", "debit")
     detail = _add(lines, "line", type="detail", id="2")

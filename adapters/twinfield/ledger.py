@@ -348,7 +348,7 @@ class TwinfieldLedger:
                 abs(booked_value) if booked_value is not None else amount.amount, amount.currency
             )
             if detail is not None and detail.matchstatus == mapping.AVAILABLE and invoice:
-                self._match(office, paid_on, invoice, booked, detail, paid)
+                self._match(administration, paid_on, invoice, booked, detail, paid)
             return PaymentReceipt(f"{booked.code}:{booked.number}", paid, already_recorded=True)
 
         # 2. Only on an invoice that is still open, and never more than is open.
@@ -374,6 +374,7 @@ class TwinfieldLedger:
             day=paid_on,
             debtor=item.debtor_code,
             receivables_account=self.settings.receivables_account,
+            bank_account=self.settings.bank_account,
             amount=paid,
             invoice_number=item.invoice_number,
             reference=idempotency_key,
@@ -391,8 +392,17 @@ class TwinfieldLedger:
                 booked.number,
                 booked.location,
             )
+        elif detail.matchstatus != mapping.AVAILABLE:
+            # Matched already (Twinfield may match on the invoice number itself): a match
+            # of ours would be refused, and there is nothing left to do.
+            logger.info(
+                "Twinfield payment %s:%s is %s on booking; no match sent",
+                booked.code,
+                booked.number,
+                detail.matchstatus or "not matchable",
+            )
         elif invoice is not None:
-            self._match(office, paid_on, invoice, booked, detail, paid)
+            self._match(administration, paid_on, invoice, booked, detail, paid)
         return PaymentReceipt(f"{booked.code}:{booked.number}", paid)
 
     def _invoice_and_payments(
@@ -413,13 +423,14 @@ class TwinfieldLedger:
 
     def _match(
         self,
-        office: str,
+        administration: Administration,
         day: date,
         invoice: mapping.BrowseRow,
         booked: mapping.Transaction,
         detail: mapping.TransactionLine,
         paid: Money,
     ) -> None:
+        office = administration.external_id
         current = mapping.open_item(invoice, paid.currency)
         partial = current is not None and paid.amount < current.open_amount.amount
         lines = [
@@ -431,12 +442,40 @@ class TwinfieldLedger:
         try:
             self.client.process_xml(documents.match(office, day, lines), office)
         except InputRejected as exc:
+            # Refused: perhaps because it is matched already (by Twinfield or a person in
+            # between). Read the invoice line again before calling anything wrong.
+            if self._applied(administration, invoice, current, paid):
+                logger.info(
+                    "Twinfield invoice line %s was matched meanwhile; payment %s:%s stands",
+                    invoice.external_id,
+                    booked.code,
+                    booked.number,
+                )
+                return
             msg = (
                 f"Twinfield: payment {booked.code}:{booked.number} is booked but could not "
                 f"be matched to invoice {invoice.get(documents.F_INVOICE) or invoice.number} "
                 f"({exc}); match it in Twinfield"
             )
             raise LedgerError(msg) from exc
+
+    def _applied(
+        self,
+        administration: Administration,
+        invoice: mapping.BrowseRow,
+        before: OpenItem | None,
+        paid: Money,
+    ) -> bool:
+        """Whether the invoice line, read again, shows the payment applied: no longer open,
+        or open for at most what was open before less the payment."""
+        rows = self._transaction_rows(administration, invoice.code, invoice.number)
+        row = next((r for r in rows if r.line == invoice.line), None)
+        now = mapping.open_item(row, paid.currency) if row is not None else None
+        if now is None:
+            return True
+        if before is None:
+            return False
+        return now.open_amount.amount <= before.open_amount.amount - paid.amount
 
     def reverse_payment(
         self,

@@ -203,7 +203,7 @@ class FakeOffice:
     name: str
     debtors: dict[str, FakeDebtor] = field(default_factory=dict)
     transactions: dict[tuple[str, str], FakeTransaction] = field(default_factory=dict)
-    accounts: set[str] = field(default_factory=lambda: {"1300", "8000"})
+    accounts: set[str] = field(default_factory=lambda: {"1100", "1300", "8000"})
     daybooks: set[str] = field(default_factory=lambda: {"VRK", "BNK", "KAS"})
     next_match: int = 1
 
@@ -289,6 +289,10 @@ class FakeTwinfield:
         # The zone in which `modifiedsince` and `fin.trs.line.modified` are read and shown:
         # undocumented; public clients send UTC, so tests try both.
         self.zone: Any = AMSTERDAM
+        # None, "immediate" (a booked payment naming an open invoice is matched on booking)
+        # or "deferred" (matched just after the booking's answer went out).
+        self.auto_match: str | None = None
+        self._pending: deque[Any] = deque()
         self.offices: dict[str, FakeOffice] = {}
         self.tokens: dict[str, Token] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> organisation
@@ -589,6 +593,8 @@ class FakeTwinfield:
         call: Any,
         query: bool,
     ) -> Response:
+        while self._pending:  # what happened in Twinfield after the last answer
+            self._pending.popleft()()
         if self._fail:
             return Response("<html>Service Unavailable</html>", self._fail.popleft())
         if self._faults:
@@ -742,6 +748,8 @@ class FakeTwinfield:
             kind = element.get("type", "detail")
             dim1 = element.findtext("dim1") or ("1100" if kind == "total" else "")
             dim2 = element.findtext("dim2") or ""
+            if kind == "total" and element.findtext("dim1") and dim1 not in office.accounts:
+                return _rejected(document, f"Grootboekrekening {dim1} bestaat niet.")
             if kind == "detail":
                 if dim1 not in office.accounts:
                     return _rejected(document, f"Grootboekrekening {dim1} bestaat niet.")
@@ -778,6 +786,10 @@ class FakeTwinfield:
             status="normal" if document.get("destiny") == "final" else "temporary",
         )
         office.transactions[(code, number)] = tx
+        if self.auto_match == "immediate":
+            self._auto_match(office, tx)
+        elif self.auto_match == "deferred":
+            self._pending.append(lambda: self._auto_match(office, tx))
         answer = transaction_xml(office, tx)
         answer.set("location", "final" if tx.status == "normal" else "temporary")
         return answer
@@ -814,6 +826,39 @@ class FakeTwinfield:
         root = etree.Element("match", result="1")
         etree.SubElement(root, "matchnumber").text = str(number)
         return root
+
+    def _auto_match(self, office: FakeOffice, tx: FakeTransaction) -> None:
+        """Match a booked customer line to the open invoice line its invoice number names
+        (what `auto_match` makes the fake do; whether Twinfield does is undocumented)."""
+        for line in tx.lines:
+            if not line.dim2 or line.matchstatus != "available" or not line.invoice_number:
+                continue
+            for other in office.transactions.values():
+                if other is tx:
+                    continue
+                target = next(
+                    (
+                        x
+                        for x in other.lines
+                        if x.dim2 == line.dim2
+                        and x.invoice_number == line.invoice_number
+                        and x.matchstatus == "available"
+                        and x.open * line.open < 0
+                    ),
+                    None,
+                )
+                if target is None:
+                    continue
+                value = min(abs(target.open), abs(line.open))
+                number = office.next_match
+                office.next_match += 1
+                for matched in (line, target):
+                    matched.open -= value if matched.open > 0 else -value
+                    matched.matchstatus = "matched" if matched.open == 0 else "available"
+                    matched.matchnumber = number
+                    matched.matchdate = tx.day
+                    matched.modified = self.clock()
+                break
 
     def _update_dimension(self, office: FakeOffice, document: Any) -> Any:
         code = document.findtext("code") or ""

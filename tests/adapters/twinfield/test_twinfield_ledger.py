@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from lxml import etree
 
 from adapters.twinfield import create_ledger
 from adapters.twinfield.ledger import TwinfieldLedger
@@ -244,6 +245,67 @@ def test_partial_payment_uses_a_match_value_and_leaves_the_rest_open(fake: FakeT
     )
     assert receipt.amount == Money(Decimal("100.00"))
     assert "VRK:202500069:1" not in fake_open(office)
+
+
+def test_a_payment_twinfield_matched_on_booking_is_not_matched_again(fake: FakeTwinfield) -> None:
+    # Issue 14.16: match only when the booked line is still available.
+    fake.auto_match = "immediate"
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("121.00")), date(2026, 3, 9), "dc-16-1"
+    )
+    assert receipt.amount == Money(Decimal("121.00"))
+    assert not fake.calls("match")
+    assert "VRK:202500069:1" not in fake_open(office)
+
+
+def test_a_refused_match_reads_the_invoice_again_before_raising(fake: FakeTwinfield) -> None:
+    # Issue 14.16: matched in between (here: by Twinfield just after the booking's answer).
+    fake.auto_match = "deferred"
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("21.00")), date(2026, 3, 9), "dc-16-2"
+    )
+    assert receipt.amount == Money(Decimal("21.00"))
+    assert [c.status for c in fake.calls("match")] == [200]  # refused with result="0"
+    assert fake_open(office)["VRK:202500069:1"] == Decimal("100.00")
+
+
+def test_a_refused_match_that_is_really_unmatched_still_raises(fake: FakeTwinfield) -> None:
+    office = fake.offices["NLA001"]
+    ledger = make(fake)
+    invoice = item_of(ledger, "VRK:202500069:1")
+    original = fake._match
+
+    def refuse(office_: FakeOffice, document: Any) -> Any:
+        return original(office_, etree.fromstring("<match><set/></match>"))
+
+    fake._match = refuse  # type: ignore[method-assign]
+    with pytest.raises(LedgerError, match="booked but could not be matched"):
+        ledger.record_payment(admin(), invoice, Money(Decimal("1.00")), date(2026, 3, 9), "dc-16-3")
+    assert fake_open(office)["VRK:202500069:1"] == Decimal("121.00")
+
+
+def test_the_total_line_takes_the_configured_bank_account(fake: FakeTwinfield) -> None:
+    # Issue 14.16: the bank transaction's total line has no dim1 unless configured.
+    office = fake.offices["NLA001"]
+    office.accounts.add("1110")
+    ledger = make(fake, bank_account="1110")
+    invoice = item_of(ledger, "VRK:202500069:1")
+    receipt = ledger.record_payment(
+        admin(), invoice, Money(Decimal("1.00")), date(2026, 3, 9), "dc-16-4"
+    )
+    code, number = receipt.ledger_reference.split(":")
+    total = office.transactions[(code, number)].lines[0]
+    assert (total.type, total.dim1) == ("total", "1110")
+    with pytest.raises(InputRejected, match="9998"):
+        make(fake, bank_account="9998").record_payment(
+            admin(), invoice, Money(Decimal("1.00")), date(2026, 3, 9), "dc-16-5"
+        )
 
 
 def test_a_lost_answer_is_found_by_its_key_and_matched_on_the_retry(fake: FakeTwinfield) -> None:
