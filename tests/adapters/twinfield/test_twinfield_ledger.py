@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from adapters.twinfield import create_ledger
+from adapters.twinfield.budget import CreditGate
 from adapters.twinfield.ledger import TwinfieldLedger
 from connector.domain import Administration
 from connector.domain import Money
@@ -78,9 +79,23 @@ def make(fake: FakeTwinfield, clock: Clock | None = None, **config: Any) -> Twin
         {"validation_url": fake.validation_url, **config}, tokens=StaticTokens(fake)
     )
     ledger.client.sleep = lambda _s: None
-    ledger.client.gate.sleep = lambda _s: None
+    gate = ledger.client.gate
+    assert isinstance(gate, CreditGate)
+    virtual = VirtualTime()
+    gate.clock, gate.sleep = virtual.now, virtual.sleep  # the budget's waits take no time
     ledger.clock = clock or Clock(NOW)
     return ledger
+
+
+class VirtualTime:
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    def now(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += seconds
 
 
 def admin(code: str = "NLA001") -> Administration:
