@@ -74,6 +74,7 @@ class TwinfieldSettings:
     finder_page_size: int = 25  # Wolters Kluwer's best practice for the Finder
     history_years: int = 10  # book years searched for open items
     full_sync_hours: float = 24.0  # an incremental item sync turns complete after this
+    debtor_full_days: float = 7.0  # a complete debtor pass (hidden ones too) after this
     payment_daybook: str = "BNK"
     receivables_account: str = "1300"
     bank_account: str = ""  # the bank G/L account for the total line; "" = the daybook's own
@@ -115,7 +116,7 @@ class TwinfieldSettings:
                 + ")"
             )
             raise ConfigError(msg)
-        for key in ("full_sync_hours", "timeout_seconds", "max_wait_seconds"):
+        for key in ("full_sync_hours", "debtor_full_days", "timeout_seconds", "max_wait_seconds"):
             if key in config:
                 values[key] = _number(key, config[key])
         for key in ("payment_daybook", "receivables_account", "bank_account"):

@@ -38,6 +38,7 @@ import logging
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -66,7 +67,9 @@ from connector.ports import PaymentReceipt
 
 logger = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 1  # items
+DEBTOR_CURSOR_VERSION = 2  # v2 remembers which debtors were read (v1 means: start again)
+SNAPSHOT_REUSE = timedelta(minutes=10)  # the debtors' snapshot serves the same sync's items
 OVERLAP = timedelta(minutes=15)  # clocks drift: ask a little further back
 DST = timedelta(hours=1)
 MAX_FINDER_PAGES = 40_000  # a loop guard: 1 million codes at 25 a page
@@ -82,7 +85,24 @@ def _encode(values: dict[str, str]) -> str:
     return json.dumps({"v": CURSOR_VERSION, **values}, sort_keys=True)
 
 
-def _decode(cursor: str | None) -> dict[str, datetime]:
+def _encode_debtors(since: datetime, full: datetime, read: set[str]) -> str:
+    data = {"v": DEBTOR_CURSOR_VERSION, "since": _iso(since), "full": _iso(full)}
+    return json.dumps({**data, "read": sorted(read)}, sort_keys=True)
+
+
+def _read_codes(cursor: str | None) -> set[str]:
+    """The debtor codes a debtor cursor says were read (and are kept up to date)."""
+    try:
+        data = json.loads(cursor or "")
+    except ValueError:
+        return set()
+    codes = data.get("read") if isinstance(data, dict) else None
+    if not isinstance(codes, list):
+        return set()
+    return {c for c in codes if isinstance(c, str)}
+
+
+def _decode(cursor: str | None, version: int = CURSOR_VERSION) -> dict[str, datetime]:
     """A cursor's moments; an unreadable or foreign cursor counts as none (a full sync)."""
     if not cursor:
         return {}
@@ -90,7 +110,7 @@ def _decode(cursor: str | None) -> dict[str, datetime]:
         data = json.loads(cursor)
     except ValueError:
         return {}
-    if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+    if not isinstance(data, dict) or data.get("v") != version:
         return {}
     moments: dict[str, datetime] = {}
     for key in ("since", "full"):
@@ -108,6 +128,12 @@ def _decode(cursor: str | None) -> dict[str, datetime]:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRow:
+    debtor: str
+    item: OpenItem
 
 
 class TwinfieldLedger:
@@ -135,6 +161,8 @@ class TwinfieldLedger:
         self.client = client
         self.settings = settings
         self.clock = clock
+        # office -> (when, open rows): the snapshot a debtor pass made, for the items feed
+        self._snapshots: dict[str, tuple[datetime, list[OpenRow]]] = {}
 
     def __repr__(self) -> str:
         return f"TwinfieldLedger({self.client!r})"
@@ -147,29 +175,63 @@ class TwinfieldLedger:
     # -- debtors --------------------------------------------------------------------------
 
     def debtors(self, administration: Administration, cursor: str | None) -> Feed[Debtor]:
-        moments = _decode(cursor)
+        """Only the debtors dunning needs: those on open lines (see the module docstring).
+
+        A complete pass (the first, then every `debtor_full_days`) reads every debtor on an
+        open line that the Finder lists with `includehidden=1`; in between, the debtors on
+        lines changed since the cursor that were never read, and the Finder's
+        `modifiedsince` hits among the debtors read before or needed now.
+        """
+        moments = _decode(cursor, DEBTOR_CURSOR_VERSION)
+        known = _read_codes(cursor) if moments else set()
         since = moments.get("since")
+        last_full = moments.get("full")
         started = self.clock()
+        age = timedelta(days=self.settings.debtor_full_days)
+        complete = since is None or last_full is None or started - last_full >= age
         office = administration.external_id
-        options = [("dimtype", "DEB"), ("office", office)]
-        if since is not None:
-            zone = _zone(administration)
-            local = (since - _overlap(zone, since)).astimezone(zone)
-            options.append(("modifiedsince", local.strftime("%Y%m%d%H%M%S")))
+        base = [("dimtype", "DEB"), ("office", office), ("includehidden", "1")]
         kind = DebtorKind(self.settings.default_debtor_kind)
 
         def pages() -> Iterator[Page[Debtor]]:
+            if complete or since is None:
+                need = {row.debtor for row in self._open_rows(administration, started)}
+                listed = set(self._codes(office, base))
+                gone = sorted(need - listed)
+                if gone:
+                    logger.warning(
+                        "Twinfield office %s: %d debtor(s) on open lines are not in its "
+                        "customer list (deleted?), e.g. %s",
+                        office,
+                        len(gone),
+                        gone[0],
+                    )
+                wanted = sorted(need & listed)
+                remembered = set(wanted)
+                full_at = started
+            else:
+                zone = _zone(administration)
+                start = (since - _overlap(zone, since)).astimezone(zone)
+                stamp = start.strftime("%Y%m%d%H%M%S")
+                fresh = {row.debtor for row in self._changed_open_rows(administration, start)}
+                hits = set(self._codes(office, [*base, ("modifiedsince", stamp)]))
+                wanted = sorted((fresh - known) | (hits & (known | fresh)))
+                remembered = known | set(wanted)
+                full_at = last_full or started
             batch: list[Debtor] = []
-            for code in self._codes(office, options):
+            for code in wanted:
                 found = self._debtor(office, code, kind)
                 if found is not None:
                     batch.append(found)
                 if len(batch) >= PAGE_SIZE:
                     yield Page(records=tuple(batch))
                     batch = []
-            yield Page(records=tuple(batch), cursor=_encode({"since": _iso(started)}))
+            yield Page(
+                records=tuple(batch),
+                cursor=_encode_debtors(started, full_at, remembered),
+            )
 
-        return Feed(pages(), complete=since is None)
+        return Feed(pages(), complete=complete)
 
     def _codes(self, office: str, options: list[tuple[str, str]]) -> Iterator[str]:
         size = self.settings.finder_page_size
@@ -204,10 +266,16 @@ class TwinfieldLedger:
     def open_items(self, administration: Administration, cursor: str | None) -> Feed[OpenItem]:
         moments = _decode(cursor)
         now = self.clock()
+        cached = self._snapshots.pop(administration.external_id, None)
+        if cached is not None and timedelta(0) <= now - cached[0] <= SNAPSHOT_REUSE:
+            # The debtors of this sync needed the open lines a moment ago: the same complete
+            # snapshot serves the items (never worse than an increment).
+            return Feed(self._snapshot(administration, cached[0], cached[1]), complete=True)
         full = moments.get("full")
         age = timedelta(hours=self.settings.full_sync_hours)
         if "since" not in moments or full is None or now - full >= age:
-            return Feed(self._snapshot(administration, now), complete=True)
+            rows = self._snapshot_rows(administration, now)
+            return Feed(self._snapshot(administration, now, rows), complete=True)
         return Feed(self._changes(administration, moments["since"], full, now), complete=False)
 
     def _years(self, administration: Administration, now: datetime) -> list[int]:
@@ -219,23 +287,60 @@ class TwinfieldLedger:
         root = self.client.process_xml(documents.browse(filters), office)
         return list(mapping.browse_rows(root))
 
-    def _snapshot(self, administration: Administration, now: datetime) -> Iterator[Page[OpenItem]]:
+    def _snapshot_rows(self, administration: Administration, now: datetime) -> list[OpenRow]:
+        """Every open line, one book year at a time (Wolters Kluwer's advice for a load)."""
         office = administration.external_id
         seen: set[str] = set()
+        found: list[OpenRow] = []
         for year in self._years(administration, now):
             filters = [
                 Filter(documents.F_YEARPERIOD, "between", f"{year}/00", f"{year}/55"),
                 Filter(documents.F_STATUS, "equal", "normal"),
                 Filter(documents.F_MATCHSTATUS, "equal", mapping.AVAILABLE),
             ]
-            records: list[OpenItem] = []
             for row in self._browse(office, filters):
-                item = mapping.open_item(row, administration.currency)
+                item = self._item(administration, row)
                 if item is not None and item.external_id not in seen:
                     seen.add(item.external_id)
-                    records.append(item)
-            for start in range(0, len(records), PAGE_SIZE):
-                yield Page(records=tuple(records[start : start + PAGE_SIZE]))
+                    found.append(OpenRow(item.debtor_code, item))
+        return found
+
+    def _open_rows(self, administration: Administration, now: datetime) -> list[OpenRow]:
+        """The snapshot, kept for the items feed of the same sync (`SNAPSHOT_REUSE`)."""
+        rows = self._snapshot_rows(administration, now)
+        self._snapshots[administration.external_id] = (now, rows)
+        return rows
+
+    def _changed_open_rows(self, administration: Administration, start: datetime) -> list[OpenRow]:
+        """Open lines modified since `start` (new invoices of debtors perhaps never read)."""
+        years = self._years(administration, self.clock())
+        end = (self.clock() + timedelta(days=1)).astimezone(start.tzinfo)
+        filters = [
+            Filter(documents.F_YEARPERIOD, "between", f"{years[0]}/00", f"{years[-1]}/55"),
+            Filter(documents.F_STATUS, "equal", "normal"),
+            Filter(
+                documents.F_MODIFIED,
+                "between",
+                start.strftime("%Y%m%d%H%M%S"),
+                end.strftime("%Y%m%d%H%M%S"),
+            ),
+        ]
+        found: list[OpenRow] = []
+        for row in self._browse(administration.external_id, filters):
+            item = self._item(administration, row)
+            if item is not None:
+                found.append(OpenRow(item.debtor_code, item))
+        return found
+
+    def _item(self, administration: Administration, row: mapping.BrowseRow) -> OpenItem | None:
+        return mapping.open_item(row, administration.currency)
+
+    def _snapshot(
+        self, administration: Administration, now: datetime, rows: Sequence[OpenRow]
+    ) -> Iterator[Page[OpenItem]]:
+        records = [row.item for row in rows]
+        for start in range(0, len(records), PAGE_SIZE):
+            yield Page(records=tuple(records[start : start + PAGE_SIZE]))
         yield Page(cursor=_encode({"since": _iso(now), "full": _iso(now)}))
 
     def _changes(
@@ -265,7 +370,7 @@ class TwinfieldLedger:
         )
         for extra in (modified, matched):
             for row in self._browse(office, [period, status, extra]):
-                item = mapping.open_item(row, administration.currency)
+                item = self._item(administration, row)
                 if item is None:
                     if row.external_id not in records:
                         removed.add(row.external_id)
@@ -291,7 +396,7 @@ class TwinfieldLedger:
         for (code, number), lines in wanted.items():
             for row in self._transaction_rows(administration, code, number):
                 if row.line in lines:
-                    item = mapping.open_item(row, administration.currency)
+                    item = self._item(administration, row)
                     if item is not None:
                         found.append(item)
         return found

@@ -43,6 +43,7 @@ from connector.errors import LedgerError
 AVAILABLE = "available"  # matchstatus of a line that is still open
 REMINDER_TAG = "twinfield-reminders"  # Twinfield sends its own reminders to this debtor
 REMINDER_EMAIL_TAG = "twinfield-reminders-email"
+HIDDEN_TAG = "twinfield-hidden"  # the customer is hidden (archived) in Twinfield
 REMINDER_SETTINGS = ("true", "email", "false")
 
 
@@ -143,9 +144,13 @@ def credit_block(dimension: Element) -> list[tuple[str, str]]:
 
 
 def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -> Debtor | None:
-    """A customer (dimension DEB), or None for one that is deleted or hidden."""
+    """A customer (dimension DEB), or None for one that is deleted.
+
+    A hidden (archived) customer is still a debtor while lines of it are open: it comes
+    with the tag `twinfield-hidden`, so that a policy can leave it alone.
+    """
     status = (dimension.get("status") or "active").lower()
-    if status in ("deleted", "hide", "hidden"):
+    if status == "deleted":
         return None
     code = _text(dimension, "code")
     if not code:
@@ -171,6 +176,8 @@ def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -
         tags = (REMINDER_TAG,)
     elif setting == "email":
         tags = (REMINDER_TAG, REMINDER_EMAIL_TAG)
+    if status != "active":
+        tags = (*tags, HIDDEN_TAG)
     return Debtor(
         code=code,
         name=_text(dimension, "name") or _text(address, "name") or code,

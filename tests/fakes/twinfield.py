@@ -70,6 +70,19 @@ CREDIT_FIELDS = (
     "comment",
 )
 SEND_REMINDER = ("true", "email", "false")
+# The Finder's documented options for type DIM (developers portal, "Customers").
+FINDER_DIM_OPTIONS = frozenset(
+    {
+        "office",
+        "level",
+        "section",
+        "dimtype",
+        "modifiedsince",
+        "group",
+        "matchtype",
+        "includehidden",
+    }
+)
 BROWSE_FIELDS = {
     "fin.trs.head.yearperiod": "String",
     "fin.trs.head.code": "String",
@@ -204,7 +217,8 @@ class FakeOffice:
     debtors: dict[str, FakeDebtor] = field(default_factory=dict)
     transactions: dict[tuple[str, str], FakeTransaction] = field(default_factory=dict)
     accounts: set[str] = field(default_factory=lambda: {"1100", "1300", "8000"})
-    daybooks: set[str] = field(default_factory=lambda: {"VRK", "BNK", "KAS"})
+    daybooks: set[str] = field(default_factory=lambda: {"VRK", "BNK", "KAS", "MEMO"})
+    bank_daybooks: set[str] = field(default_factory=lambda: {"BNK", "KAS"})
     next_match: int = 1
 
     def add_debtor(self, debtor: FakeDebtor) -> FakeDebtor:
@@ -897,20 +911,41 @@ class FakeTwinfield:
                 options[values[0]] = values[1]
         response = etree.Element(f"{{{TWF_NS}}}SearchResponse", nsmap={None: TWF_NS})
         result = etree.SubElement(response, f"{{{TWF_NS}}}SearchResult")
-        if text("type") != "DIM" or options.get("dimtype") != "DEB":
+
+        def error(text_: str, code: str) -> Any:
             message = etree.SubElement(result, f"{{{TWF_NS}}}MessageOfErrorCodes")
             etree.SubElement(message, f"{{{TWF_NS}}}Type").text = "Error"
-            etree.SubElement(message, f"{{{TWF_NS}}}Text").text = "Invalid finder type."
-            etree.SubElement(message, f"{{{TWF_NS}}}Code").text = "InvalidFinderType"
+            etree.SubElement(message, f"{{{TWF_NS}}}Text").text = text_
+            etree.SubElement(message, f"{{{TWF_NS}}}Code").text = code
             return response
+
+        if text("type") == "BNK":
+            return self._finder_rows(response, text, sorted(office.bank_daybooks), office)
+        if text("type") != "DIM" or options.get("dimtype") != "DEB":
+            return error("Invalid finder type.", "InvalidFinderType")
+        unknown = sorted(set(options) - FINDER_DIM_OPTIONS)
+        if unknown:
+            return error(f"Option '{unknown[0]}' is not valid.", "InvalidOption")
+        hidden = options.get("includehidden", "0")
+        if hidden not in ("0", "1"):
+            return error("Option 'includehidden' has an invalid value.", "InvalidOptionValue")
         since = options.get("modifiedsince", "")
+        if since and not (since.isdigit() and len(since) in (8, 14)):
+            return error(
+                "Option 'modifiedsince' has an invalid date.", "InvalidDateTimeOptionValue"
+            )
         if len(since) == 8:
             since += "000000"
         codes = sorted(
             d.code
             for d in office.debtors.values()
-            if d.status != "deleted" and (not since or _stamp(d.modified, self.zone) >= since)
+            if d.status != "deleted"
+            and (d.status == "active" or hidden == "1")
+            and (not since or _stamp(d.modified, self.zone) >= since)
         )
+        return self._finder_rows(response, text, codes, office)
+
+    def _finder_rows(self, response: Any, text: Any, codes: list[str], office: FakeOffice) -> Any:
         first = max(int(text("firstRow") or "1"), 1)
         size = int(text("maxRows") or "100")
         page = codes[first - 1 : first - 1 + size]
@@ -923,7 +958,8 @@ class FakeTwinfield:
         for code in page:
             row = etree.SubElement(items, f"{{{TWF_NS}}}ArrayOfString")
             etree.SubElement(row, f"{{{TWF_NS}}}string").text = code
-            etree.SubElement(row, f"{{{TWF_NS}}}string").text = office.debtors[code].name
+            found = office.debtors.get(code)
+            etree.SubElement(row, f"{{{TWF_NS}}}string").text = found.name if found else code
         return response
 
 

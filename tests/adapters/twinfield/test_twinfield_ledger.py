@@ -127,28 +127,67 @@ def test_offices_are_the_administrations(fake: FakeTwinfield) -> None:
     assert fake.validations == 1
 
 
-def test_debtors_complete_then_only_the_changed_ones(fake: FakeTwinfield) -> None:
+def test_only_debtors_on_open_lines_are_read_then_only_the_changed_ones(
+    fake: FakeTwinfield,
+) -> None:
+    # Issue 14.14: no documented request returns addresses for more than one debtor, so only
+    # the debtors dunning needs (those on open lines) are read one by one.
     office = fake.offices["NLA001"]
-    for n in range(60):  # more than two Finder pages of 25
+    for n in range(60):  # more than two Finder pages of 25, none of them owing anything
         office.add_debtor(FakeDebtor(f"{n:05d}", f"Klant {n}"))
+    office.add_invoice("00007", "202600050", "7.00", date(2026, 2, 1), date(2026, 3, 3))
     ledger = make(fake)
     feed = ledger.debtors(admin(), None)
-    assert feed.complete
     debtors, _removed, cursor = drain(feed)
-    assert len(debtors) == 62
+    assert sorted(d.code for d in debtors) == ["00007", "0042", "1001"]  # leading zeros kept
+    assert len([c for c in fake.calls("read")]) == 3  # not 63
     acme = next(d for d in debtors if d.code == "0042")
     assert acme.tags == ("twinfield-reminders", "twinfield-reminders-email")
     assert acme.vat_number == "NL123456789B01" and acme.address.city == "Utrecht"
-    assert "00007" in {d.code for d in debtors}  # leading zeros kept
-    assert len(fake.calls("finder")) == 3
-    # one customer changes a day later: only that one is read again
+    # the open-line snapshot the debtors needed is the items' snapshot too: read once
+    browses = len(fake.calls("columns"))
+    items, _r, _c = drain(ledger.open_items(admin(), None))
+    assert len(fake.calls("columns")) == browses
+    assert len(items) == 4
+    # a day later: one owing debtor changed, one debtor that owes nothing changed, and a
+    # debtor never read before got an invoice
+    later = NOW + timedelta(days=1)
+    fake.now = later
     office.debtors["1001"].email = "nieuw@example.nl"
-    office.debtors["1001"].modified = NOW + timedelta(days=1)
-    ledger.clock = Clock(NOW + timedelta(days=2))
+    office.debtors["1001"].modified = later
+    office.debtors["00008"].modified = later
+    office.add_invoice(
+        "00009", "202600051", "9.00", date(2026, 3, 11), date(2026, 4, 10), modified=later
+    )
+    ledger.clock = Clock(later + timedelta(hours=1))
+    reads = len(fake.calls("read"))
     feed = ledger.debtors(admin(), cursor)
     assert not feed.complete
     changed, _removed, _cursor = drain(feed)
-    assert [(d.code, d.email) for d in changed] == [("1001", "nieuw@example.nl")]
+    assert sorted((d.code, d.email) for d in changed) == [
+        ("00009", ""),
+        ("1001", "nieuw@example.nl"),
+    ]
+    assert len(fake.calls("read")) == reads + 2
+
+
+def test_a_periodic_complete_pass_sees_hidden_debtors(fake: FakeTwinfield) -> None:
+    # Issue 14.14: hidden (archived) customers are listed only with includehidden=1.
+    office = fake.offices["NLA001"]
+    office.add_debtor(FakeDebtor("0500", "Gearchiveerd B.V.", status="hide"))
+    office.add_invoice("0500", "202600060", "60.00", date(2026, 2, 1), date(2026, 3, 3))
+    clock = Clock(NOW)
+    ledger = make(fake, clock)
+    debtors, _r, cursor = drain(ledger.debtors(admin(), None))
+    hidden = next(d for d in debtors if d.code == "0500")
+    assert "twinfield-hidden" in hidden.tags
+    # a week later the pass is complete again, and sees a debtor hidden meanwhile
+    office.debtors["1001"].status = "hide"
+    clock.now = NOW + timedelta(days=8)
+    feed = ledger.debtors(admin(), cursor)
+    assert feed.complete
+    debtors, _r, _c = drain(feed)
+    assert "twinfield-hidden" in next(d for d in debtors if d.code == "1001").tags
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Amsterdam"])
