@@ -163,6 +163,7 @@ class TwinfieldLedger:
         self.clock = clock
         # office -> (when, open rows): the snapshot a debtor pass made, for the items feed
         self._snapshots: dict[str, tuple[datetime, list[OpenRow]]] = {}
+        self._banks: dict[str, frozenset[str]] = {}  # office -> bank and cash daybooks
 
     def __repr__(self) -> str:
         return f"TwinfieldLedger({self.client!r})"
@@ -333,7 +334,25 @@ class TwinfieldLedger:
         return found
 
     def _item(self, administration: Administration, row: mapping.BrowseRow) -> OpenItem | None:
-        return mapping.open_item(row, administration.currency)
+        banks = self._bank_daybooks(administration.external_id)
+        return mapping.open_item(row, administration.currency, banks)
+
+    def _bank_daybooks(self, office: str) -> frozenset[str]:
+        """The office's bank and cash daybooks (Finder type BNK, once per ledger object):
+        a credit on one of them is a payment not yet applied, not a credit note."""
+        found = self._banks.get(office)
+        if found is None:
+            codes = {self.settings.payment_daybook}
+            try:
+                page = self.client.finder(office, "BNK", max_rows=100)
+            except LedgerError as exc:
+                # Then only the payment daybook is known: a payment on another bank daybook
+                # shows as a credit note, still netted as credit (never as an invoice).
+                logger.warning("Twinfield office %s: bank daybooks not listed: %s", office, exc)
+            else:
+                codes.update(row[0].strip() for row in page.rows if row and row[0].strip())
+            found = self._banks[office] = frozenset(codes)
+        return found
 
     def _snapshot(
         self, administration: Administration, now: datetime, rows: Sequence[OpenRow]
@@ -457,7 +476,7 @@ class TwinfieldLedger:
             return PaymentReceipt(f"{booked.code}:{booked.number}", paid, already_recorded=True)
 
         # 2. Only on an invoice that is still open, and never more than is open.
-        current = mapping.open_item(invoice, administration.currency) if invoice else None
+        current = self._item(administration, invoice) if invoice else None
         if current is None:
             msg = (
                 f"Twinfield: invoice {item.invoice_number} is no longer open in office "

@@ -21,6 +21,7 @@ Shapes (element names from Twinfield's documentation and php-twinfield's mappers
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from connector.domain import Address
 from connector.domain import Administration
 from connector.domain import Debtor
 from connector.domain import DebtorKind
+from connector.domain import ItemKind
 from connector.domain import Money
 from connector.domain import OpenItem
 from connector.domain import is_currency_code
@@ -255,11 +257,19 @@ def browse_rows(root: Element) -> Iterator[BrowseRow]:
         yield BrowseRow(code, number, line, fields)
 
 
-def open_item(row: BrowseRow, currency: str = "EUR") -> OpenItem | None:
+def open_item(
+    row: BrowseRow, currency: str = "EUR", bank_daybooks: Collection[str] = ()
+) -> OpenItem | None:
     """The row as an open item, or None when it is matched or nothing is open on it.
 
     The amount is in the transaction's currency (`openvaluesigned` with `curcode`); without
     those, the base amount (`openbasevaluesigned`) in the administration's currency.
+
+    What it is: a credit (negative) line on a bank or cash daybook (`bank_daybooks`) is a
+    payment received and not yet matched, an unapplied payment: its reference is the
+    booking ("BNK 202600012") in `description`, and its invoice number only the one the
+    payment named (never the transaction number). Any other credit line is a credit note,
+    any debit line an invoice.
     """
     if not row.is_available:
         return None
@@ -280,14 +290,23 @@ def open_item(row: BrowseRow, currency: str = "EUR") -> OpenItem | None:
         msg = f"Twinfield line {where} has neither a due date nor a date"
         raise LedgerError(msg)
     total = Money(parse_amount(total_text, where), item_currency) if total_text else None
+    kind = ItemKind.INVOICE if open_amount > 0 else ItemKind.CREDIT_NOTE
+    invoice_number = row.get(d.F_INVOICE) or row.number
+    description = ""
+    if open_amount < 0 and row.code in bank_daybooks:
+        kind = ItemKind.UNAPPLIED_PAYMENT
+        invoice_number = row.get(d.F_INVOICE)
+        description = f"{row.code} {row.number}"
     return OpenItem(
         external_id=row.external_id,
-        invoice_number=row.get(d.F_INVOICE) or row.number,
+        invoice_number=invoice_number,
         debtor_code=row.get(d.F_DEBTOR),
         invoice_date=invoice_date,
         due_date=due,
         open_amount=Money(open_amount, item_currency),
         amount=total,
+        description=description,
+        kind=kind,
     )
 
 

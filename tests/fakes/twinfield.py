@@ -259,6 +259,36 @@ class FakeOffice:
         self.transactions[("VRK", number)] = tx
         return tx
 
+    def add_payment(
+        self,
+        debtor: str,
+        number: str,
+        amount: Decimal | str,
+        day: date,
+        *,
+        daybook: str = "BNK",
+        invoice_number: str = "",
+    ) -> FakeTransaction:
+        """A payment received on a bank daybook and not matched: line 2 credits the
+        customer and stays open (available) until it is matched."""
+        value = Decimal(amount)
+        stamp = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        bank = FakeLine(id=1, type="total", dim1="1100", dim2="", value=value)
+        customer = FakeLine(
+            id=2,
+            type="detail",
+            dim1="1300",
+            dim2=debtor,
+            value=-value,
+            invoice_number=invoice_number,
+            open=-value,
+            matchstatus="available",
+            modified=stamp,
+        )
+        tx = FakeTransaction(daybook, number, day, "EUR", [bank, customer])
+        self.transactions[(daybook, number)] = tx
+        return tx
+
     def open_lines(self) -> Iterator[tuple[FakeTransaction, FakeLine]]:
         for tx in self.transactions.values():
             for line in tx.lines:

@@ -19,6 +19,7 @@ from adapters.twinfield import create_ledger
 from adapters.twinfield.budget import CreditGate
 from adapters.twinfield.ledger import TwinfieldLedger
 from connector.domain import Administration
+from connector.domain import ItemKind
 from connector.domain import Money
 from connector.domain import OpenItem
 from connector.errors import InputRejected
@@ -250,6 +251,31 @@ def test_increments_list_changes_and_closures_then_turn_complete(fake: FakeTwinf
     clock.now = NOW + timedelta(hours=30)
     assert ledger.open_items(admin(), cursor).complete
     assert ledger.open_items(admin(), "not json").complete
+
+
+def test_unapplied_payments_are_credit_with_their_own_reference(fake: FakeTwinfield) -> None:
+    # Issue 12.10: a payment received and not matched is not an invoice; its transaction
+    # number is not an invoice number.
+    office = fake.offices["NLA001"]
+    office.add_payment("0042", "202600031", "30.00", date(2026, 3, 2))
+    office.add_payment(
+        "1001", "202600032", "5.00", date(2026, 3, 3), daybook="KAS", invoice_number="202600001"
+    )
+    office.add_invoice("0042", "202600040", "-12.10", date(2026, 3, 1), date(2026, 3, 1))
+    items, _r, _c = drain(make(fake).open_items(admin(), None))
+    by_id = {i.external_id: i for i in items}
+    bank = by_id["BNK:202600031:2"]
+    assert bank.kind is ItemKind.UNAPPLIED_PAYMENT
+    assert bank.invoice_number == "" and bank.description == "BNK 202600031"
+    assert bank.open_amount == Money(Decimal("-30.00")) and bank.is_credit
+    cash = by_id["KAS:202600032:2"]  # a cash daybook too (Finder type BNK lists both)
+    assert (cash.kind, cash.invoice_number) == (ItemKind.UNAPPLIED_PAYMENT, "202600001")
+    credit_note = by_id["VRK:202600040:1"]
+    assert (credit_note.kind, credit_note.invoice_number) == (ItemKind.CREDIT_NOTE, "202600040")
+    assert by_id["VRK:202500069:1"].kind is ItemKind.INVOICE
+    # netted as credit: the debtor's total open is the invoices less the payment
+    total = sum((i.open_amount.amount for i in items if i.debtor_code == "0042"), Decimal(0))
+    assert total == Decimal("121.00") + Decimal("50.00") - Decimal("30.00") - Decimal("12.10")
 
 
 def test_read_items_answers_only_what_is_still_open(fake: FakeTwinfield) -> None:
@@ -540,3 +566,31 @@ def test_sync_through_the_core_matches_the_fake_to_the_cent(
     with store.begin() as conn:
         stored = records.list_items(conn, administration_ids=[first.id], status="open")
     assert {i.external_id: i.open_amount for i in stored} == fake_open(fake.offices["NLA001"])
+
+
+def test_the_kind_of_an_unapplied_payment_is_kept_in_the_store(
+    fake: FakeTwinfield, store: Store
+) -> None:
+    # Issue 12.10: stored as an unapplied payment (negative: netted as credit), not an invoice.
+    fake.offices["NLA001"].add_payment("0042", "202600031", "30.00", date(2026, 3, 2))
+    ledger = make(fake)
+    with store.begin() as conn:
+        connection = records.save_connection(
+            conn, name="tw", ledger="twinfield", config={}, now=NOW
+        )
+        saved = records.save_administrations(conn, connection.id, ledger.administrations())
+    first = next(a for a in saved if a.external_id == "NLA001")
+    summary = sync_administration(store, ledger, first, clock=lambda: NOW)
+    assert summary.ok, summary.error
+    with store.begin() as conn:
+        stored = {
+            i.external_id: i
+            for i in records.list_items(conn, administration_ids=[first.id], status="open")
+        }
+    payment = stored["BNK:202600031:2"]
+    assert (payment.kind, payment.invoice_number, payment.open_amount) == (
+        "unapplied_payment",
+        "",
+        Decimal("-30.00"),
+    )
+    assert stored["VRK:202500069:1"].kind == "invoice"
