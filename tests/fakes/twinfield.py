@@ -321,6 +321,7 @@ class FakeTwinfield:
         client_id: str = "twinfield-client",
         client_secret: str = "twinfield-secret",  # noqa: S107 - a test server's secret
         credits_per_minute: int = 100_000,
+        window_seconds: float = 60.0,
         concurrency: int = 1,
         fault_status: int | None = None,
     ) -> None:
@@ -328,6 +329,8 @@ class FakeTwinfield:
         self.client_id = client_id
         self.client_secret = client_secret
         self.credits_per_minute = credits_per_minute
+        # The fair-use window; a benchmark shortens it to run a budget-bound sync quickly.
+        self.window_seconds = window_seconds
         self.concurrency = concurrency
         self.fault_status = fault_status  # None: the documented status per fault code
         # The zone in which `modifiedsince` and `fin.trs.line.modified` are read and shown:
@@ -565,11 +568,12 @@ class FakeTwinfield:
         """None when the call fits the organisation's credits; else seconds to wait."""
         now = time.monotonic()
         spent = self._spent.setdefault(organisation, deque())
-        while spent and spent[0][0] <= now - 60:
+        while spent and spent[0][0] <= now - self.window_seconds:
             spent.popleft()
         used = sum(c for _t, c in spent)
         if used + cost > self.credits_per_minute:
-            return max(1.0, round(spent[0][0] + 60 - now, 1))
+            wait = spent[0][0] + self.window_seconds - now
+            return max(self.window_seconds / 60, round(wait, 3))
         spent.append((now, cost))
         return None
 

@@ -459,7 +459,7 @@ def test_a_shared_budget_keeps_two_connections_within_one_tier() -> None:
     for n in range(40):
         ledgers[n % 2].client.gate.acquire(1)
     assert gate.peak_window == 25
-    assert now[0] == pytest.approx(60.0)  # the 26th credit waited for the window
+    assert now[0] == pytest.approx(61.0)  # the 26th credit waited for the window (+1 s margin)
 
 
 def test_credit_gate_keeps_any_minute_within_the_budget() -> None:
@@ -473,7 +473,7 @@ def test_credit_gate_keeps_any_minute_within_the_budget() -> None:
         gate.acquire(3)  # 9 credits at t=0
     assert now[0] == 0.0
     gate.acquire(3)  # would make 12: waits for the first spend to leave the window
-    assert now[0] == pytest.approx(60.0)
+    assert now[0] == pytest.approx(61.0)  # a minute, and a second for Twinfield's clock
     assert gate.peak_window == 9
     for _ in range(20):
         gate.acquire(1)
