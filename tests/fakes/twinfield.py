@@ -311,6 +311,17 @@ class Logged:
     credits: int
 
 
+@dataclass
+class Recorded:
+    """One SOAP request as it arrived: the service, the action, the names in the Twinfield
+    header, and the ProcessXml document (or the Finder's `Search` element)."""
+
+    service: str
+    action: str
+    header: tuple[str, ...]
+    document: Any
+
+
 class FakeTwinfield:
     """See the module docstring. Use as a context manager: it serves on a free port."""
 
@@ -346,6 +357,7 @@ class FakeTwinfield:
         self.codes: dict[str, str] = {}  # authorization code -> organisation
         self.cluster = "a"
         self.log: list[Logged] = []
+        self.requests: list[Recorded] = []
         self.validations = 0
         self.now: datetime | None = None  # None: the real time
         # Access tokens of another identity server that this fake accepts as its own
@@ -596,6 +608,14 @@ class FakeTwinfield:
             root_name = "finder"
         else:
             return Response("unknown action", status=400)
+        self.requests.append(
+            Recorded(
+                service=service,
+                action=action,
+                header=tuple(etree.QName(e).localname for e in header or ()),
+                document=document if document is not None else call,
+            )
+        )
         query = root_name in QUERY_ROOTS or action.startswith(("Get", "Query", "Search", "Load"))
         cost = 1 if query else 3
         token = self._known(token_text or "")
