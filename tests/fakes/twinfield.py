@@ -612,7 +612,9 @@ class FakeTwinfield:
             Recorded(
                 service=service,
                 action=action,
-                header=tuple(etree.QName(e).localname for e in header or ()),
+                header=tuple(
+                    etree.QName(e).localname for e in (header if header is not None else ())
+                ),
                 document=document if document is not None else call,
             )
         )
