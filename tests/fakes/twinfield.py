@@ -975,7 +975,9 @@ class FakeTwinfield:
             etree.SubElement(message, f"{{{TWF_NS}}}Code").text = code
             return response
 
-        if text("type") == "BNK":
+        if text("type") == "BNK":  # cash books and banks
+            if set(options) - {"office"}:
+                return error("Invalid option for this finder type.", "InvalidOption")
             return self._finder_rows(response, text, sorted(office.bank_daybooks), office)
         if text("type") != "DIM" or options.get("dimtype") != "DEB":
             return error("Invalid finder type.", "InvalidFinderType")

@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from adapters.twinfield import create_ledger
+from adapters.twinfield.budget import Budgets
 from adapters.twinfield.budget import CreditGate
 from adapters.twinfield.ledger import TwinfieldLedger
 from connector.domain import Administration
@@ -594,3 +595,26 @@ def test_the_kind_of_an_unapplied_payment_is_kept_in_the_store(
         Decimal("-30.00"),
     )
     assert stored["VRK:202500069:1"].kind == "invoice"
+
+
+def test_a_sync_against_the_fakes_credit_limit_stays_within_it() -> None:
+    # Issue 14.17: the fake's limit on (25 credits per window, the window scaled down to
+    # 3 s); the adapter's shared budget keeps every window within it, so no call is refused.
+    with FakeTwinfield(credits_per_minute=25, window_seconds=3.0) as server:
+        office = server.add_office("NLA001", "Bakkerij")
+        for n in range(30):
+            office.add_debtor(FakeDebtor(f"{n:04d}", f"Klant {n}"))
+            office.add_invoice(f"{n:04d}", f"2026{n:05d}", "10.00", date(2026, 1, 5))
+        gate = CreditGate(25, window=3.0)
+        ledger = create_ledger(
+            {"validation_url": server.validation_url, "history_years": 1},
+            tokens=StaticTokens(server),
+            budgets=Budgets(lambda _n: gate),
+        )
+        ledger.clock = Clock(NOW)
+        debtors, _r, _c = drain(ledger.debtors(admin(), None))
+        items, _r, _c = drain(ledger.open_items(admin(), None))
+    assert (len(debtors), len(items)) == (30, 30)
+    assert server.credits() > 25  # more than one window's worth
+    assert [c for c in server.log if c.status == 429] == []
+    assert gate.peak_window <= 25 and gate.waited > 0
