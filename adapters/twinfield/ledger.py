@@ -1,13 +1,20 @@
 """The Twinfield ledger: offices, debtors and open items in; payments and dispute notes out.
 
 - Administrations are the organisation's offices (`<list><type>offices</type></list>`).
-- Debtors: the Finder lists customer codes (type DIM, `dimtype` DEB, 25 a page as Wolters
-  Kluwer advises; with `modifiedsince` for an increment), then each is read in full
-  (`<read><type>dimensions</type>`). Twinfield's own reminder setting (`sendreminder`)
-  becomes the tags `twinfield-reminders` (and `twinfield-reminders-email`), so that a policy
-  can leave such debtors alone; the adapter never switches Twinfield's reminders off.
+- Debtors: only those dunning needs, because no documented request returns addresses or
+  e-mail for more than one customer and each read (`<read><type>dimensions</type>`) costs a
+  credit. A complete pass (the first sync, then every `debtor_full_days`) reads every
+  customer on an open line that the Finder lists (type DIM, `dimtype` DEB,
+  `includehidden=1`, 25 a page as Wolters Kluwer advises); the open-line snapshot it needs
+  serves the same sync's items. In between: the customers of lines changed since the
+  cursor that were never read, and the Finder's `modifiedsince` hits among the customers
+  read. A hidden customer gets the tag `twinfield-hidden`. Twinfield's own reminder setting
+  (`sendreminder`) becomes the tags `twinfield-reminders` (and `twinfield-reminders-email`),
+  so that a policy can leave such debtors alone; the adapter never switches them off.
 - Open items: browse 100 (customer transactions) with `matchstatus` equal `available`, one
-  book year at a time (Wolters Kluwer's advice for a first load). A complete snapshot closes
+  book year at a time (Wolters Kluwer's advice for a first load). A credit on a bank or cash
+  daybook (Finder type BNK) is an unapplied payment, any other credit a credit note (see
+  `mapping.open_item`). A complete snapshot closes
   what is missing; in between, an increment lists lines modified since the cursor and lines
   matched since then (closed: `Page.removed`). After `full_sync_hours` the next sync is a
   complete snapshot again, which also catches anything the increments missed.
@@ -17,7 +24,9 @@
   settle the invoice). Before anything is written, one browse of the invoice's lines both
   shows whether the invoice is still open and finds earlier payments on it: a payment that
   carries our key means the write already happened (a lost answer), and only a missing
-  match is made up.
+  match is made up, and only while the booked line is still `available` (Twinfield may
+  have matched it on the invoice number); a refused match reads the invoice line again
+  before it is reported.
 - A dispute is written into the customer's credit-management comment (`<dimension>
   <creditmanagement><comment>`), one line per invoice, marked with our key; the whole block
   as just read is written back with only the comment changed. Twinfield has no dispute
@@ -27,8 +36,10 @@
 - Reversing a payment (a chargeback) is not offered: undoing a match and booking it back is
   the accountant's call in Twinfield.
 
-Cursors are JSON owned by this adapter: `{"v": 1, "since": ISO-UTC}` for debtors, plus
-`"full": ISO-UTC` (the last complete snapshot) for items.
+Cursors are JSON owned by this adapter: for items `{"v": 1, "since": ISO-UTC, "full":
+ISO-UTC}` (the last complete snapshot); for debtors `{"v": 2, "since", "full" (the last
+complete pass), "read": [codes read and kept up to date]}` (a v1 debtor cursor starts a
+complete pass).
 """
 
 from __future__ import annotations
