@@ -110,6 +110,16 @@ class ItemStatus(enum.StrEnum):
     PAID = "paid"  # the ledger no longer reports it open: paid, credited or written off
 
 
+class ItemKind(enum.StrEnum):
+    """What an open item is. Payments the ledger holds unapplied (received, not matched to an
+    invoice) are credit for the debtor like a credit note, but they are not invoices: their
+    reference is not an invoice number."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    UNAPPLIED_PAYMENT = "unapplied_payment"
+
+
 @dataclass(frozen=True, slots=True)
 class Administration:
     """One set of books: an Exact division, a Moneybird administration, a Twinfield office."""
@@ -150,7 +160,9 @@ class OpenItem:
     """An invoice (or credit note, with a negative amount) as the ledger reports it.
 
     `external_id` is the ledger's own key for the item and is stable across syncs;
-    `invoice_number` is what the debtor sees.
+    `invoice_number` is what the debtor sees. `kind` says what it is (an invoice unless the
+    ledger says otherwise); an unapplied payment carries its own reference in `description`
+    and an invoice number only when the payment named one.
     """
 
     external_id: str
@@ -161,6 +173,7 @@ class OpenItem:
     open_amount: Money
     amount: Money | None = None  # the original invoice total, when the ledger tells it
     description: str = ""
+    kind: ItemKind = ItemKind.INVOICE
 
     @property
     def is_credit(self) -> bool:

@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from connector.domain import Debtor
+from connector.domain import ItemKind
 from connector.domain import ItemStatus
 from connector.domain import Money
 from connector.domain import OpenItem
@@ -105,6 +106,8 @@ def item_fingerprint(item: OpenItem) -> str:
             item.open_amount.amount.normalize(),
             amount,
             item.description,
+            # only when not an invoice, so that invoices keep the fingerprints they had
+            *((item.kind.value,) if item.kind is not ItemKind.INVOICE else ()),
         )
     )
 
@@ -268,6 +271,7 @@ class _Run:
             "amount": i.amount.amount if i.amount is not None else None,
             "open_amount": i.open_amount.amount,
             "description": i.description,
+            "kind": i.kind.value,
             "status": status,
             "fingerprint": fingerprint,
             "first_seen_at": self.now,

@@ -57,9 +57,10 @@ OAUTH_SPEC = OAuthSpec(
     token_auth="client_secret_basic",  # noqa: S106 - a method, not a secret
 )
 
-# The fair-use policy's bucket per ClientId and organisation for a certified app; an app
-# that is not certified yet gets 25 and should set `credits_per_minute = 25`.
-CREDITS_PER_MINUTE = 500
+# The fair-use policy's tiers (see `adapters.twinfield.budget`): 25 credits a minute unless
+# the app is certified (`certified = true`), 500 then.
+UNCERTIFIED_PER_MINUTE = 25
+CERTIFIED_PER_MINUTE = 500
 DEBTOR_KINDS = ("business", "consumer")
 
 
@@ -68,12 +69,15 @@ class TwinfieldSettings:
     """`[ledgers.twinfield]` plus the connection's own config (see the README)."""
 
     validation_url: str = VALIDATION_URL
-    credits_per_minute: int = CREDITS_PER_MINUTE
+    certified: bool = False  # Wolters Kluwer certified the app: the 500-credit tier
+    credits_per_minute: int = UNCERTIFIED_PER_MINUTE  # the tier, or a lower figure given
     finder_page_size: int = 25  # Wolters Kluwer's best practice for the Finder
     history_years: int = 10  # book years searched for open items
     full_sync_hours: float = 24.0  # an incremental item sync turns complete after this
+    debtor_full_days: float = 7.0  # a complete debtor pass (hidden ones too) after this
     payment_daybook: str = "BNK"
     receivables_account: str = "1300"
+    bank_account: str = ""  # the bank G/L account for the total line; "" = the daybook's own
     default_debtor_kind: str = "consumer"  # for a debtor without VAT or KvK number
     timeout_seconds: float = 120.0
     attempts: int = 4  # per call, for 5xx, timeouts and 429
@@ -87,6 +91,13 @@ class TwinfieldSettings:
             ConfigError: a value of the wrong type or out of range.
         """
         values: dict[str, Any] = {}
+        certified = config.get("certified", False)
+        if not isinstance(certified, bool):
+            msg = f"{_where('certified')}: expected true or false, got {certified!r}"
+            raise ConfigError(msg)
+        tier = CERTIFIED_PER_MINUTE if certified else UNCERTIFIED_PER_MINUTE
+        values["certified"] = certified
+        values["credits_per_minute"] = tier
         if "validation_url" in config:
             values["validation_url"] = _url("validation_url", config["validation_url"])
         for key, low in (
@@ -97,10 +108,18 @@ class TwinfieldSettings:
         ):
             if key in config:
                 values[key] = _integer(key, config[key], low)
-        for key in ("full_sync_hours", "timeout_seconds", "max_wait_seconds"):
+        if values["credits_per_minute"] > tier:
+            msg = (
+                f"{_where('credits_per_minute')}: {values['credits_per_minute']} is more than "
+                f"Twinfield allows this app ({tier} a minute"
+                + ("" if certified else "; set certified = true once the app is certified")
+                + ")"
+            )
+            raise ConfigError(msg)
+        for key in ("full_sync_hours", "debtor_full_days", "timeout_seconds", "max_wait_seconds"):
             if key in config:
                 values[key] = _number(key, config[key])
-        for key in ("payment_daybook", "receivables_account"):
+        for key in ("payment_daybook", "receivables_account", "bank_account"):
             if key in config:
                 values[key] = _code(key, config[key])
         if "default_debtor_kind" in config:

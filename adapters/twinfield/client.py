@@ -23,10 +23,10 @@ Errors arrive in three ways, each mapped to the connector's errors:
   retried after `Retry-After`, with exponential backoff and jitter from there; a wait longer
   than `max_wait_seconds` becomes `RateLimited` for the caller.
 
-Limits kept on our side (`CreditGate`): read calls cost 1 credit and writes 3 (the fair-use
-policy: ProcessXml roots list/read/columns and Finder `Search` are queries), at most
-`credits_per_minute` in any 60 seconds, and one call in flight per organisation (one ledger
-object serves one connection, i.e. one organisation).
+Limits kept on our side: read calls cost 1 credit and writes 3 (the fair-use policy:
+ProcessXml roots list/read/columns and Finder `Search` are queries), spent from the ClientId's
+shared `budget.CreditBudget` (25 or 500 a minute, see `budget`), and one call in flight per
+organisation (one ledger object serves one connection, i.e. one organisation).
 
 Server errors and timeouts of reads are retried with tenacity (random exponential backoff).
 A write whose answer is lost is *not* retried here: it may have been booked, so it surfaces
@@ -41,8 +41,6 @@ import re
 import threading
 import time
 from collections import Counter
-from collections import deque
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +56,10 @@ from tenacity import wait_random_exponential
 
 from adapters.twinfield.auth import ClusterResolver
 from adapters.twinfield.auth import TokenRefused
+from adapters.twinfield.budget import Clock
+from adapters.twinfield.budget import CreditBudget
+from adapters.twinfield.budget import CreditGate
+from adapters.twinfield.budget import Sleep
 from adapters.twinfield.documents import Element
 from connector.errors import AuthError
 from connector.errors import InputRejected
@@ -78,7 +80,6 @@ FINDER_PATH = "/webservices/finder.asmx"
 READ_CREDITS = 1
 WRITE_CREDITS = 3
 QUERY_ROOTS = frozenset({"list", "read", "columns", "accountcode", "accountcodes"})
-WINDOW_SECONDS = 60.0
 
 
 # --- safe parsing --------------------------------------------------------------------------
@@ -237,50 +238,6 @@ def result_messages(root: Element) -> tuple[bool, list[str]]:
 # --- limits --------------------------------------------------------------------------------
 
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-
-class CreditGate:
-    """At most `budget` credits in any `WINDOW_SECONDS`, and one call in flight.
-
-    `acquire` waits (through `sleep`) until the call fits the window; the call is counted
-    when it is sent. The same gate serves every office of the organisation.
-    """
-
-    def __init__(self, budget: int, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep):
-        self.budget = budget
-        self.clock = clock
-        self.sleep = sleep
-        self.in_flight = threading.Lock()
-        self._spent: deque[tuple[float, int]] = deque()
-        self._lock = threading.Lock()
-        self.peak_window = 0  # the most credits spent in any window (for the benchmark)
-        self.waited = 0.0  # seconds spent waiting for the budget
-
-    def _window(self, now: float) -> int:
-        while self._spent and self._spent[0][0] <= now - WINDOW_SECONDS:
-            self._spent.popleft()
-        return sum(cost for _at, cost in self._spent)
-
-    def acquire(self, cost: int) -> None:
-        cost = min(cost, self.budget)
-        for _ in range(10_000):  # bounded: each turn waits for the oldest spend to expire
-            with self._lock:
-                now = self.clock()
-                used = self._window(now)
-                if used + cost <= self.budget:
-                    self._spent.append((now, cost))
-                    self.peak_window = max(self.peak_window, used + cost)
-                    return
-                wait = self._spent[0][0] + WINDOW_SECONDS - now
-            wait = max(wait, 0.001)
-            self.waited += wait
-            self.sleep(wait)
-        msg = "Twinfield credit budget: gave up waiting"
-        raise RateLimited(msg, retry_after=WINDOW_SECONDS)
-
-
 @dataclass
 class CallStats:
     calls: int = 0
@@ -321,7 +278,8 @@ class TwinfieldClient:
         resolver: ClusterResolver,
         session: requests.Session,
         *,
-        credits_per_minute: int,
+        budget: CreditBudget | None = None,
+        credits_per_minute: int = 25,
         timeout: float = 120.0,
         attempts: int = 4,
         max_wait: float = 120.0,
@@ -337,7 +295,10 @@ class TwinfieldClient:
         self.max_wait = max_wait
         self.backoff = backoff
         self.sleep = sleep
-        self.gate = CreditGate(credits_per_minute, clock=clock, sleep=sleep)
+        # The credit budget is shared (per ClientId, see `budget`); one call in flight is
+        # per connection, i.e. per organisation, as Wolters Kluwer asks.
+        self.gate: CreditBudget = budget or CreditGate(credits_per_minute, clock=clock, sleep=sleep)
+        self.in_flight = threading.Lock()
         self.stats = CallStats()
 
     def __repr__(self) -> str:
@@ -565,7 +526,7 @@ class TwinfieldClient:
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"{TWF_NS}{action}"',
         }
-        with self.gate.in_flight:
+        with self.in_flight:
             try:
                 return self.session.post(url, data=envelope, headers=headers, timeout=self.timeout)
             except requests.ConnectTimeout:

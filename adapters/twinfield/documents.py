@@ -137,6 +137,7 @@ class Payment:
     invoice_number: str
     reference: str  # our idempotency key, kept in the header's freetext1
     description: str
+    bank_account: str = ""  # the total line's dim1; empty: the daybook's own account
 
 
 def bank_transaction(payment: Payment) -> Element:
@@ -152,6 +153,8 @@ def bank_transaction(payment: Payment) -> Element:
     lines = _add(root, "lines")
     value = format_amount(payment.amount.amount, payment.amount.currency)
     total = _add(lines, "line", type="total", id="1")
+    if payment.bank_account:
+        _add(total, "dim1", payment.bank_account)
     _add(total, "value", value)
     _add(total, "debitcredit", "debit")
     detail = _add(lines, "line", type="detail", id="2")
@@ -190,14 +193,25 @@ def match(office: str, day: date, lines: Sequence[MatchLine]) -> Element:
     return root
 
 
-def dimension_comment(office: str, code: str, name: str, comment: str) -> Element:
-    """Update only the customer's credit-management comment (and repeat its name)."""
+def dimension_credit(
+    office: str, code: str, name: str, block: Sequence[tuple[str, str]], comment: str
+) -> Element:
+    """Update the customer's `<creditmanagement>` (a child of `<dimension>`): every child of
+    the block as read (`block`), in its order, with only the comment replaced. Attributes of
+    the read (`name`, `locked`, `modified`) describe the value and are not sent back."""
     root = etree.Element("dimension")
     _add(root, "office", office)
     _add(root, "type", "DEB")
     _add(root, "code", code)
     _add(root, "name", name)
-    financials = _add(root, "financials")
-    credit = _add(financials, "creditmanagement")
-    _add(credit, "comment", comment)
+    credit = _add(root, "creditmanagement")
+    written = False
+    for tag, text in block:
+        if tag == "comment":
+            _add(credit, "comment", comment)
+            written = True
+        else:
+            _add(credit, tag, text.strip())
+    if not written:
+        _add(credit, "comment", comment)
     return root

@@ -6,10 +6,12 @@ Amounts become Decimal from their text, never through a float. Dates come as yyy
 Shapes (element names from Twinfield's documentation and php-twinfield's mappers):
 
 - offices: `<offices><office name=".." shortname="..">CODE</office>...</offices>`
-- a debtor: `<dimension status="active"><code/><name/><financials><duedays/>
-  <creditmanagement><sendreminder/><reminderemail/><comment/></creditmanagement>
-  </financials><addresses><address default="true">..field4 (VAT), field5 (KvK)..</address>
-  </addresses><banks><bank default="true"><iban/></bank></banks></dimension>`
+- a debtor: `<dimension status="active"><code/><name/><financials><duedays/></financials>
+  <addresses><address default="true">..field4 (VAT), field5 (KvK)..</address></addresses>
+  <banks><bank default="true"><iban/></bank></banks><creditmanagement><sendreminder/>
+  <reminderemail/><comment/>..</creditmanagement></dimension>`: `<creditmanagement>` is a
+  direct child of `<dimension>`, beside `<financials>` (php-twinfield's captured real answer
+  `customerGetResponse.xml` and its `CustomersDocument.php`; go-twinfield, murb/twinfield)
 - browse 100: `<browse><th>..</th><tr><key><office/><code/><number/><line/></key>
   <td field="fin.trs.line.dim2">..</td>...</tr></browse>`
 - a transaction: `<transaction location="final"><header><code/><number/><freetext1/>
@@ -19,6 +21,7 @@ Shapes (element names from Twinfield's documentation and php-twinfield's mappers
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from connector.domain import Address
 from connector.domain import Administration
 from connector.domain import Debtor
 from connector.domain import DebtorKind
+from connector.domain import ItemKind
 from connector.domain import Money
 from connector.domain import OpenItem
 from connector.domain import is_currency_code
@@ -41,6 +45,7 @@ from connector.errors import LedgerError
 AVAILABLE = "available"  # matchstatus of a line that is still open
 REMINDER_TAG = "twinfield-reminders"  # Twinfield sends its own reminders to this debtor
 REMINDER_EMAIL_TAG = "twinfield-reminders-email"
+HIDDEN_TAG = "twinfield-hidden"  # the customer is hidden (archived) in Twinfield
 REMINDER_SETTINGS = ("true", "email", "false")
 
 
@@ -115,20 +120,39 @@ def _default(elements: list[Element]) -> Element | None:
     return elements[0] if elements else None
 
 
+CREDIT = "creditmanagement"  # a child of <dimension> itself
+
+
 def reminder_setting(dimension: Element) -> str:
     """Twinfield's own reminders for the customer: "true", "email" or "false"."""
-    value = _text(dimension, "financials/creditmanagement/sendreminder").lower()
+    value = _text(dimension, f"{CREDIT}/sendreminder").lower()
     return value if value in REMINDER_SETTINGS else "false"
 
 
 def credit_comment(dimension: Element) -> str:
-    return dimension.findtext("financials/creditmanagement/comment") or ""
+    return dimension.findtext(f"{CREDIT}/comment") or ""
+
+
+def credit_block(dimension: Element) -> list[tuple[str, str]]:
+    """Every child of the customer's `<creditmanagement>` as read, in order (name, text).
+
+    A dispute note writes the whole block back with only the comment changed: whether
+    Twinfield keeps children that an update leaves out is not documented.
+    """
+    block = dimension.find(CREDIT)
+    if block is None:
+        return []
+    return [(str(child.tag), child.text or "") for child in block if isinstance(child.tag, str)]
 
 
 def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -> Debtor | None:
-    """A customer (dimension DEB), or None for one that is deleted or hidden."""
+    """A customer (dimension DEB), or None for one that is deleted.
+
+    A hidden (archived) customer is still a debtor while lines of it are open: it comes
+    with the tag `twinfield-hidden`, so that a policy can leave it alone.
+    """
     status = (dimension.get("status") or "active").lower()
-    if status in ("deleted", "hide", "hidden"):
+    if status == "deleted":
         return None
     code = _text(dimension, "code")
     if not code:
@@ -139,7 +163,7 @@ def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -
     kvk = _text(address, "field5")
     street = " ".join(p for p in (_text(address, "field2"), _text(address, "field3")) if p)
     email = (
-        _text(dimension, "financials/creditmanagement/reminderemail")
+        _text(dimension, f"{CREDIT}/reminderemail")
         or _text(address, "email")
         or _text(dimension, "financials/ebillmail")
     )
@@ -154,6 +178,8 @@ def debtor(dimension: Element, default_kind: DebtorKind = DebtorKind.CONSUMER) -
         tags = (REMINDER_TAG,)
     elif setting == "email":
         tags = (REMINDER_TAG, REMINDER_EMAIL_TAG)
+    if status != "active":
+        tags = (*tags, HIDDEN_TAG)
     return Debtor(
         code=code,
         name=_text(dimension, "name") or _text(address, "name") or code,
@@ -231,11 +257,19 @@ def browse_rows(root: Element) -> Iterator[BrowseRow]:
         yield BrowseRow(code, number, line, fields)
 
 
-def open_item(row: BrowseRow, currency: str = "EUR") -> OpenItem | None:
+def open_item(
+    row: BrowseRow, currency: str = "EUR", bank_daybooks: Collection[str] = ()
+) -> OpenItem | None:
     """The row as an open item, or None when it is matched or nothing is open on it.
 
     The amount is in the transaction's currency (`openvaluesigned` with `curcode`); without
     those, the base amount (`openbasevaluesigned`) in the administration's currency.
+
+    What it is: a credit (negative) line on a bank or cash daybook (`bank_daybooks`) is a
+    payment received and not yet matched, an unapplied payment: its reference is the
+    booking ("BNK 202600012") in `description`, and its invoice number only the one the
+    payment named (never the transaction number). Any other credit line is a credit note,
+    any debit line an invoice.
     """
     if not row.is_available:
         return None
@@ -256,14 +290,23 @@ def open_item(row: BrowseRow, currency: str = "EUR") -> OpenItem | None:
         msg = f"Twinfield line {where} has neither a due date nor a date"
         raise LedgerError(msg)
     total = Money(parse_amount(total_text, where), item_currency) if total_text else None
+    kind = ItemKind.INVOICE if open_amount > 0 else ItemKind.CREDIT_NOTE
+    invoice_number = row.get(d.F_INVOICE) or row.number
+    description = ""
+    if open_amount < 0 and row.code in bank_daybooks:
+        kind = ItemKind.UNAPPLIED_PAYMENT
+        invoice_number = row.get(d.F_INVOICE)
+        description = f"{row.code} {row.number}"
     return OpenItem(
         external_id=row.external_id,
-        invoice_number=row.get(d.F_INVOICE) or row.number,
+        invoice_number=invoice_number,
         debtor_code=row.get(d.F_DEBTOR),
         invoice_date=invoice_date,
         due_date=due,
         open_amount=Money(open_amount, item_currency),
         amount=total,
+        description=description,
+        kind=kind,
     )
 
 

@@ -330,6 +330,7 @@ class ItemView:
     amount: Decimal | None
     open_amount: Decimal
     status: str
+    kind: str = "invoice"  # connector.domain.ItemKind
 
 
 def list_items(
@@ -356,6 +357,7 @@ def list_items(
         open_items.c.amount,
         open_items.c.open_amount,
         open_items.c.status,
+        open_items.c.kind,
     ).order_by(open_items.c.administration_id, open_items.c.due_date, open_items.c.invoice_number)
     if administration_ids is not None:
         query = query.where(open_items.c.administration_id.in_(list(administration_ids)))

@@ -119,6 +119,8 @@ open_items = Table(
     Column("amount", Amount),
     Column("open_amount", Amount, nullable=False),
     Column("description", Text, nullable=False, default=""),
+    # invoice | credit_note | unapplied_payment (connector.domain.ItemKind)
+    Column("kind", String(20), nullable=False, default="invoice", server_default="invoice"),
     Column("status", String(10), nullable=False),
     Column("fingerprint", String(32), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),

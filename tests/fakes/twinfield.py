@@ -57,6 +57,32 @@ FAULT_TEXT = {
     "108": "Access to this server is not allowed because the cluster is invalid.",
     "354": "Access denied. Token invalid.",
 }
+# The children of <creditmanagement>, in the order of the captured response.
+CREDIT_FIELDS = (
+    "responsibleuser",
+    "basecreditlimit",
+    "sendreminder",
+    "reminderemail",
+    "blocked",
+    "freetext1",
+    "freetext2",
+    "freetext3",
+    "comment",
+)
+SEND_REMINDER = ("true", "email", "false")
+# The Finder's documented options for type DIM (developers portal, "Customers").
+FINDER_DIM_OPTIONS = frozenset(
+    {
+        "office",
+        "level",
+        "section",
+        "dimtype",
+        "modifiedsince",
+        "group",
+        "matchtype",
+        "includehidden",
+    }
+)
 BROWSE_FIELDS = {
     "fin.trs.head.yearperiod": "String",
     "fin.trs.head.code": "String",
@@ -95,8 +121,8 @@ def _ymd(day: date | None) -> str:
     return day.strftime("%Y%m%d") if day else ""
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%Y%m%d%H%M%S")
+def _stamp(moment: datetime, zone: Any = AMSTERDAM) -> str:
+    return moment.astimezone(zone).strftime("%Y%m%d%H%M%S")
 
 
 def _money(value: Decimal) -> str:
@@ -122,6 +148,38 @@ class FakeDebtor:
     comment: str = ""
     status: str = "active"
     modified: datetime = field(default_factory=lambda: datetime(2025, 1, 1, tzinfo=UTC))
+    responsible_user: str = ""
+    base_credit_limit: str = "0.00"
+    blocked: str = "false"
+    freetext1: str = ""
+    freetext2: str = ""
+    freetext3: str = ""
+
+    @property
+    def credit(self) -> dict[str, str]:
+        """The <creditmanagement> block, child by child."""
+        return {
+            "responsibleuser": self.responsible_user,
+            "basecreditlimit": self.base_credit_limit,
+            "sendreminder": self.send_reminder,
+            "reminderemail": self.reminder_email,
+            "blocked": self.blocked,
+            "freetext1": self.freetext1,
+            "freetext2": self.freetext2,
+            "freetext3": self.freetext3,
+            "comment": self.comment,
+        }
+
+    def set_credit(self, values: dict[str, str]) -> None:
+        self.responsible_user = values.get("responsibleuser", "")
+        self.base_credit_limit = values.get("basecreditlimit", "") or "0.00"
+        self.send_reminder = values.get("sendreminder", "") or "false"
+        self.reminder_email = values.get("reminderemail", "")
+        self.blocked = values.get("blocked", "") or "false"
+        self.freetext1 = values.get("freetext1", "")
+        self.freetext2 = values.get("freetext2", "")
+        self.freetext3 = values.get("freetext3", "")
+        self.comment = values.get("comment", "")
 
 
 @dataclass
@@ -158,8 +216,9 @@ class FakeOffice:
     name: str
     debtors: dict[str, FakeDebtor] = field(default_factory=dict)
     transactions: dict[tuple[str, str], FakeTransaction] = field(default_factory=dict)
-    accounts: set[str] = field(default_factory=lambda: {"1300", "8000"})
-    daybooks: set[str] = field(default_factory=lambda: {"VRK", "BNK", "KAS"})
+    accounts: set[str] = field(default_factory=lambda: {"1100", "1300", "8000"})
+    daybooks: set[str] = field(default_factory=lambda: {"VRK", "BNK", "KAS", "MEMO"})
+    bank_daybooks: set[str] = field(default_factory=lambda: {"BNK", "KAS"})
     next_match: int = 1
 
     def add_debtor(self, debtor: FakeDebtor) -> FakeDebtor:
@@ -200,6 +259,36 @@ class FakeOffice:
         self.transactions[("VRK", number)] = tx
         return tx
 
+    def add_payment(
+        self,
+        debtor: str,
+        number: str,
+        amount: Decimal | str,
+        day: date,
+        *,
+        daybook: str = "BNK",
+        invoice_number: str = "",
+    ) -> FakeTransaction:
+        """A payment received on a bank daybook and not matched: line 2 credits the
+        customer and stays open (available) until it is matched."""
+        value = Decimal(amount)
+        stamp = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        bank = FakeLine(id=1, type="total", dim1="1100", dim2="", value=value)
+        customer = FakeLine(
+            id=2,
+            type="detail",
+            dim1="1300",
+            dim2=debtor,
+            value=-value,
+            invoice_number=invoice_number,
+            open=-value,
+            matchstatus="available",
+            modified=stamp,
+        )
+        tx = FakeTransaction(daybook, number, day, "EUR", [bank, customer])
+        self.transactions[(daybook, number)] = tx
+        return tx
+
     def open_lines(self) -> Iterator[tuple[FakeTransaction, FakeLine]]:
         for tx in self.transactions.values():
             for line in tx.lines:
@@ -222,6 +311,17 @@ class Logged:
     credits: int
 
 
+@dataclass
+class Recorded:
+    """One SOAP request as it arrived: the service, the action, the names in the Twinfield
+    header, and the ProcessXml document (or the Finder's `Search` element)."""
+
+    service: str
+    action: str
+    header: tuple[str, ...]
+    document: Any
+
+
 class FakeTwinfield:
     """See the module docstring. Use as a context manager: it serves on a free port."""
 
@@ -232,6 +332,7 @@ class FakeTwinfield:
         client_id: str = "twinfield-client",
         client_secret: str = "twinfield-secret",  # noqa: S107 - a test server's secret
         credits_per_minute: int = 100_000,
+        window_seconds: float = 60.0,
         concurrency: int = 1,
         fault_status: int | None = None,
     ) -> None:
@@ -239,14 +340,24 @@ class FakeTwinfield:
         self.client_id = client_id
         self.client_secret = client_secret
         self.credits_per_minute = credits_per_minute
+        # The fair-use window; a benchmark shortens it to run a budget-bound sync quickly.
+        self.window_seconds = window_seconds
         self.concurrency = concurrency
         self.fault_status = fault_status  # None: the documented status per fault code
+        # The zone in which `modifiedsince` and `fin.trs.line.modified` are read and shown:
+        # undocumented; public clients send UTC, so tests try both.
+        self.zone: Any = AMSTERDAM
+        # None, "immediate" (a booked payment naming an open invoice is matched on booking)
+        # or "deferred" (matched just after the booking's answer went out).
+        self.auto_match: str | None = None
+        self._pending: deque[Any] = deque()
         self.offices: dict[str, FakeOffice] = {}
         self.tokens: dict[str, Token] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> organisation
         self.codes: dict[str, str] = {}  # authorization code -> organisation
         self.cluster = "a"
         self.log: list[Logged] = []
+        self.requests: list[Recorded] = []
         self.validations = 0
         self.now: datetime | None = None  # None: the real time
         # Access tokens of another identity server that this fake accepts as its own
@@ -469,11 +580,12 @@ class FakeTwinfield:
         """None when the call fits the organisation's credits; else seconds to wait."""
         now = time.monotonic()
         spent = self._spent.setdefault(organisation, deque())
-        while spent and spent[0][0] <= now - 60:
+        while spent and spent[0][0] <= now - self.window_seconds:
             spent.popleft()
         used = sum(c for _t, c in spent)
         if used + cost > self.credits_per_minute:
-            return max(1.0, round(spent[0][0] + 60 - now, 1))
+            wait = spent[0][0] + self.window_seconds - now
+            return max(self.window_seconds / 60, round(wait, 3))
         spent.append((now, cost))
         return None
 
@@ -496,6 +608,16 @@ class FakeTwinfield:
             root_name = "finder"
         else:
             return Response("unknown action", status=400)
+        self.requests.append(
+            Recorded(
+                service=service,
+                action=action,
+                header=tuple(
+                    etree.QName(e).localname for e in (header if header is not None else ())
+                ),
+                document=document if document is not None else call,
+            )
+        )
         query = root_name in QUERY_ROOTS or action.startswith(("Get", "Query", "Search", "Load"))
         cost = 1 if query else 3
         token = self._known(token_text or "")
@@ -541,6 +663,8 @@ class FakeTwinfield:
         call: Any,
         query: bool,
     ) -> Response:
+        while self._pending:  # what happened in Twinfield after the last answer
+            self._pending.popleft()()
         if self._fail:
             return Response("<html>Service Unavailable</html>", self._fail.popleft())
         if self._faults:
@@ -647,7 +771,7 @@ class FakeTwinfield:
             for line in tx.lines:
                 if not line.dim2 or line.dim2 not in office.debtors:
                     continue
-                values = _browse_values(office, tx, line)
+                values = _browse_values(office, tx, line, self.zone)
                 if all(_passes(n, values[n], op, lo, hi) for n, _v, op, lo, hi in columns):
                     rows.append((tx, line, values))
         root = etree.Element(
@@ -694,6 +818,8 @@ class FakeTwinfield:
             kind = element.get("type", "detail")
             dim1 = element.findtext("dim1") or ("1100" if kind == "total" else "")
             dim2 = element.findtext("dim2") or ""
+            if kind == "total" and element.findtext("dim1") and dim1 not in office.accounts:
+                return _rejected(document, f"Grootboekrekening {dim1} bestaat niet.")
             if kind == "detail":
                 if dim1 not in office.accounts:
                     return _rejected(document, f"Grootboekrekening {dim1} bestaat niet.")
@@ -730,6 +856,10 @@ class FakeTwinfield:
             status="normal" if document.get("destiny") == "final" else "temporary",
         )
         office.transactions[(code, number)] = tx
+        if self.auto_match == "immediate":
+            self._auto_match(office, tx)
+        elif self.auto_match == "deferred":
+            self._pending.append(lambda: self._auto_match(office, tx))
         answer = transaction_xml(office, tx)
         answer.set("location", "final" if tx.status == "normal" else "temporary")
         return answer
@@ -767,14 +897,60 @@ class FakeTwinfield:
         etree.SubElement(root, "matchnumber").text = str(number)
         return root
 
+    def _auto_match(self, office: FakeOffice, tx: FakeTransaction) -> None:
+        """Match a booked customer line to the open invoice line its invoice number names
+        (what `auto_match` makes the fake do; whether Twinfield does is undocumented)."""
+        for line in tx.lines:
+            if not line.dim2 or line.matchstatus != "available" or not line.invoice_number:
+                continue
+            for other in office.transactions.values():
+                if other is tx:
+                    continue
+                target = next(
+                    (
+                        x
+                        for x in other.lines
+                        if x.dim2 == line.dim2
+                        and x.invoice_number == line.invoice_number
+                        and x.matchstatus == "available"
+                        and x.open * line.open < 0
+                    ),
+                    None,
+                )
+                if target is None:
+                    continue
+                value = min(abs(target.open), abs(line.open))
+                number = office.next_match
+                office.next_match += 1
+                for matched in (line, target):
+                    matched.open -= value if matched.open > 0 else -value
+                    matched.matchstatus = "matched" if matched.open == 0 else "available"
+                    matched.matchnumber = number
+                    matched.matchdate = tx.day
+                    matched.modified = self.clock()
+                break
+
     def _update_dimension(self, office: FakeOffice, document: Any) -> Any:
         code = document.findtext("code") or ""
         debtor = office.debtors.get(code)
         if debtor is None or document.findtext("type") != "DEB":
             return _rejected(document, "Dimensie bestaat niet.")
-        comment = document.findtext("financials/creditmanagement/comment")
-        if comment is not None:
-            debtor.comment = comment
+        # Only <dimension><creditmanagement> is kept; a <creditmanagement> anywhere else
+        # (inside <financials>) is not a field of the dimension and changes nothing.
+        block = document.find("creditmanagement")
+        if block is not None:
+            values: dict[str, str] = {}
+            for child in block:
+                if child.tag not in CREDIT_FIELDS:
+                    return _rejected(document, f"Onbekend veld {child.tag}.")
+                values[child.tag] = (
+                    (child.text or "").strip() if child.tag != "comment" else (child.text or "")
+                )
+            if values.get("sendreminder", "false") not in SEND_REMINDER:
+                return _rejected(document, "Herinneringen versturen: ongeldige waarde.")
+            # Undocumented whether omitted children are kept: this fake takes the strict
+            # reading, a block replaces the whole block (omitted children become empty).
+            debtor.set_credit(values)
         debtor.modified = self.clock()
         return dimension_xml(office, debtor)
 
@@ -791,20 +967,43 @@ class FakeTwinfield:
                 options[values[0]] = values[1]
         response = etree.Element(f"{{{TWF_NS}}}SearchResponse", nsmap={None: TWF_NS})
         result = etree.SubElement(response, f"{{{TWF_NS}}}SearchResult")
-        if text("type") != "DIM" or options.get("dimtype") != "DEB":
+
+        def error(text_: str, code: str) -> Any:
             message = etree.SubElement(result, f"{{{TWF_NS}}}MessageOfErrorCodes")
             etree.SubElement(message, f"{{{TWF_NS}}}Type").text = "Error"
-            etree.SubElement(message, f"{{{TWF_NS}}}Text").text = "Invalid finder type."
-            etree.SubElement(message, f"{{{TWF_NS}}}Code").text = "InvalidFinderType"
+            etree.SubElement(message, f"{{{TWF_NS}}}Text").text = text_
+            etree.SubElement(message, f"{{{TWF_NS}}}Code").text = code
             return response
+
+        if text("type") == "BNK":  # cash books and banks
+            if set(options) - {"office"}:
+                return error("Invalid option for this finder type.", "InvalidOption")
+            return self._finder_rows(response, text, sorted(office.bank_daybooks), office)
+        if text("type") != "DIM" or options.get("dimtype") != "DEB":
+            return error("Invalid finder type.", "InvalidFinderType")
+        unknown = sorted(set(options) - FINDER_DIM_OPTIONS)
+        if unknown:
+            return error(f"Option '{unknown[0]}' is not valid.", "InvalidOption")
+        hidden = options.get("includehidden", "0")
+        if hidden not in ("0", "1"):
+            return error("Option 'includehidden' has an invalid value.", "InvalidOptionValue")
         since = options.get("modifiedsince", "")
+        if since and not (since.isdigit() and len(since) in (8, 14)):
+            return error(
+                "Option 'modifiedsince' has an invalid date.", "InvalidDateTimeOptionValue"
+            )
         if len(since) == 8:
             since += "000000"
         codes = sorted(
             d.code
             for d in office.debtors.values()
-            if d.status != "deleted" and (not since or _stamp(d.modified) >= since)
+            if d.status != "deleted"
+            and (d.status == "active" or hidden == "1")
+            and (not since or _stamp(d.modified, self.zone) >= since)
         )
+        return self._finder_rows(response, text, codes, office)
+
+    def _finder_rows(self, response: Any, text: Any, codes: list[str], office: FakeOffice) -> Any:
         first = max(int(text("firstRow") or "1"), 1)
         size = int(text("maxRows") or "100")
         page = codes[first - 1 : first - 1 + size]
@@ -817,7 +1016,8 @@ class FakeTwinfield:
         for code in page:
             row = etree.SubElement(items, f"{{{TWF_NS}}}ArrayOfString")
             etree.SubElement(row, f"{{{TWF_NS}}}string").text = code
-            etree.SubElement(row, f"{{{TWF_NS}}}string").text = office.debtors[code].name
+            found = office.debtors.get(code)
+            etree.SubElement(row, f"{{{TWF_NS}}}string").text = found.name if found else code
         return response
 
 
@@ -840,7 +1040,9 @@ def _passes(name: str, value: str, operator: str, low: str, high: str) -> bool:
     return False
 
 
-def _browse_values(office: FakeOffice, tx: FakeTransaction, line: FakeLine) -> dict[str, str]:
+def _browse_values(
+    office: FakeOffice, tx: FakeTransaction, line: FakeLine, zone: Any = AMSTERDAM
+) -> dict[str, str]:
     return {
         "fin.trs.head.yearperiod": f"{tx.day.year}/{tx.day.month:02d}",
         "fin.trs.head.code": tx.code,
@@ -860,7 +1062,7 @@ def _browse_values(office: FakeOffice, tx: FakeTransaction, line: FakeLine) -> d
         "fin.trs.line.matchstatus": line.matchstatus,
         "fin.trs.line.matchnumber": str(line.matchnumber or ""),
         "fin.trs.line.matchdate": _ymd(line.matchdate),
-        "fin.trs.line.modified": _stamp(line.modified),
+        "fin.trs.line.modified": _stamp(line.modified, zone),
         "fin.trs.line.availableforpayruns": "true",
     }
 
@@ -879,10 +1081,11 @@ def dimension_xml(office: FakeOffice, debtor: FakeDebtor) -> Any:
         str(debtor.due_days) if debtor.due_days is not None else ""
     )
     etree.SubElement(financials, "ebillmail").text = debtor.email
-    credit = etree.SubElement(financials, "creditmanagement")
-    etree.SubElement(credit, "sendreminder").text = debtor.send_reminder
-    etree.SubElement(credit, "reminderemail").text = debtor.reminder_email
-    etree.SubElement(credit, "comment").text = debtor.comment
+    # <creditmanagement> is a child of <dimension>, beside <financials> (php-twinfield's
+    # captured customerGetResponse.xml; go-twinfield and murb/twinfield agree).
+    credit = etree.SubElement(root, "creditmanagement")
+    for name in CREDIT_FIELDS:
+        etree.SubElement(credit, name).text = debtor.credit.get(name, "")
     addresses = etree.SubElement(root, "addresses")
     address = etree.SubElement(addresses, "address", id="1", type="invoice", default="true")
     for name, value in (

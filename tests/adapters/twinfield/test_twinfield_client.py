@@ -18,6 +18,7 @@ from adapters.twinfield import create_ledger
 from adapters.twinfield import documents
 from adapters.twinfield.auth import ClusterResolver
 from adapters.twinfield.auth import TwinfieldSettings
+from adapters.twinfield.budget import Budgets
 from adapters.twinfield.client import TWF_NS
 from adapters.twinfield.client import CreditGate
 from adapters.twinfield.client import Rejected
@@ -106,7 +107,13 @@ def test_oauth_spec_and_entry_point() -> None:
 def test_settings_defaults_and_errors() -> None:
     settings = TwinfieldSettings.from_config({"client_id": "x", "scopes": ["openid"]})
     assert settings.validation_url == VALIDATION
-    assert settings.credits_per_minute == 500
+    assert settings.credits_per_minute == 25  # issue 14.13: uncertified unless configured
+    assert not settings.certified
+    certified = TwinfieldSettings.from_config({"certified": True})
+    assert certified.credits_per_minute == 500
+    assert TwinfieldSettings.from_config({"credits_per_minute": 10}).credits_per_minute == 10
+    with pytest.raises(ConfigError, match="certified = true"):
+        TwinfieldSettings.from_config({"credits_per_minute": 500})
     assert settings.payment_daybook == "BNK"
     for bad in (
         {"validation_url": "ftp://x"},
@@ -116,6 +123,8 @@ def test_settings_defaults_and_errors() -> None:
         {"full_sync_hours": -1},
         {"payment_daybook": ""},
         {"default_debtor_kind": "alien"},
+        {"certified": "yes"},
+        {"bank_account": ""},
     ):
         with pytest.raises(ConfigError, match=r"\[ledgers.twinfield\]"):
             create_ledger(bad, tokens=Tokens())
@@ -421,6 +430,38 @@ def test_finder_pages_and_errors() -> None:
         client.finder("NL1", "DIM")
 
 
+def test_one_budget_per_client_id_shared_by_every_connection() -> None:
+    # Issue 14.13: the fair-use tiers are per ClientId, not per ledger object.
+    budgets = Budgets()
+    first = create_ledger({"client_id": "app-1"}, tokens=Tokens(), budgets=budgets)
+    second = create_ledger({"client_id": "app-1"}, tokens=Tokens(), budgets=budgets)
+    other = create_ledger(
+        {"client_id": "app-2", "certified": True}, tokens=Tokens(), budgets=budgets
+    )
+    assert first.client.gate is second.client.gate
+    assert first.client.gate.budget == 25
+    assert other.client.gate is not first.client.gate and other.client.gate.budget == 500
+    assert first.client.in_flight is not second.client.in_flight  # one call per organisation
+    # the process default is shared too
+    assert (
+        create_ledger({"client_id": "app-3"}, tokens=Tokens()).client.gate
+        is create_ledger({"client_id": "app-3"}, tokens=Tokens()).client.gate
+    )
+
+
+def test_a_shared_budget_keeps_two_connections_within_one_tier() -> None:
+    now = [0.0]
+    gate = CreditGate(25, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    budgets = Budgets(lambda _n: gate)
+    ledgers = [
+        create_ledger({"client_id": "a"}, tokens=Tokens(), budgets=budgets) for _ in range(2)
+    ]
+    for n in range(40):
+        ledgers[n % 2].client.gate.acquire(1)
+    assert gate.peak_window == 25
+    assert now[0] == pytest.approx(61.0)  # the 26th credit waited for the window (+1 s margin)
+
+
 def test_credit_gate_keeps_any_minute_within_the_budget() -> None:
     now = [0.0]
 
@@ -432,7 +473,7 @@ def test_credit_gate_keeps_any_minute_within_the_budget() -> None:
         gate.acquire(3)  # 9 credits at t=0
     assert now[0] == 0.0
     gate.acquire(3)  # would make 12: waits for the first spend to leave the window
-    assert now[0] == pytest.approx(60.0)
+    assert now[0] == pytest.approx(61.0)  # a minute, and a second for Twinfield's clock
     assert gate.peak_window == 9
     for _ in range(20):
         gate.acquire(1)

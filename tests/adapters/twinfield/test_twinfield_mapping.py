@@ -71,8 +71,8 @@ def test_deleted_debtor_is_skipped() -> None:
 
 def test_reminder_setting_defaults_to_false_for_unknown_values() -> None:
     root = etree.fromstring(
-        "<dimension><financials><creditmanagement><sendreminder>sometimes</sendreminder>"
-        "</creditmanagement></financials></dimension>"
+        "<dimension><creditmanagement><sendreminder>sometimes</sendreminder>"
+        "</creditmanagement></dimension>"
     )
     assert mapping.reminder_setting(root) == "false"
 
@@ -222,3 +222,40 @@ def test_match_document_carries_partial_values_only_where_given() -> None:
     first, second = doc.findall("set/lines/line")
     assert first.findtext("matchvalue") == "-21.00"
     assert second.find("matchvalue") is None
+
+
+def test_credit_management_is_read_where_twinfield_puts_it() -> None:
+    # Issue 14.11: a real-shaped answer has <creditmanagement> directly under <dimension>.
+    root = load("dimension_captured.xml")
+    debtor = mapping.debtor(root)
+    assert debtor is not None
+    assert debtor.code == "1097"
+    assert mapping.reminder_setting(root) == "true"
+    assert debtor.tags == (mapping.REMINDER_TAG,)  # Twinfield reminds: never a second one
+    assert debtor.kind is DebtorKind.BUSINESS and debtor.kvk_number == "99887766"
+
+
+def test_dispute_block_keeps_every_child_of_the_read_block() -> None:
+    # Issue 14.12: the whole <creditmanagement> block goes back, only the comment changed.
+    root = load("dimension_deb.xml")
+    doc = documents.dimension_credit(
+        "NLA000123", "0042", "ACME B.V.", mapping.credit_block(root), "nieuw"
+    )
+    block = doc.find("creditmanagement")
+    assert doc.find("financials") is None
+    assert [c.tag for c in block] == [
+        "responsibleuser",
+        "basecreditlimit",
+        "sendreminder",
+        "reminderemail",
+        "blocked",
+        "freetext1",
+        "freetext2",
+        "freetext3",
+        "comment",
+    ]
+    assert block.findtext("sendreminder") == "email"
+    assert block.findtext("reminderemail") == "debiteuren@acme.example"
+    assert block.findtext("basecreditlimit") == "5000.00"
+    assert block.findtext("comment") == "nieuw"
+    assert block.find("blocked").attrib == {}  # read-only attributes are not sent back
