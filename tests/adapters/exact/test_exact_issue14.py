@@ -353,3 +353,44 @@ def test_the_fake_books_a_receipt_as_a_term_linked_to_its_invoice(fake: FakeExac
     )
     receipt = next(r for r in rows if r["Amount"] < 0)
     assert receipt["InvoiceNumber"] == int(item.invoice_number) != receipt["EntryNumber"]
+
+
+def test_receivables_rows_group_by_invoice_and_account() -> None:
+    from adapters.exact import mapping
+
+    acme = "11111111-2222-3333-4444-555555555555"
+
+    def row(entry: int, invoice: int | None, amount: str, due: str, **extra: Any) -> Any:
+        day = datetime.fromisoformat(due).replace(tzinfo=UTC)
+        return {
+            "AccountId": acme,
+            "AccountCode": "  1068",
+            "Amount": Decimal(amount),
+            "CurrencyCode": "EUR",
+            "Description": extra.get("Description", f"Invoice {entry}"),
+            "DueDate": f"/Date({int(day.timestamp()) * 1000})/",
+            "EntryNumber": entry,
+            "InvoiceDate": f"/Date({int(day.timestamp()) * 1000 - 86400000 * 30})/",
+            "InvoiceNumber": invoice,
+            "YourRef": "",
+        }
+
+    rows = [
+        row(26200003, 26700012, "-21.00", "2026-01-10", Description="Receipt"),  # linked, first
+        row(26700012, 26700012, "60.50", "2026-02-01"),
+        row(26700012, 26700012, "60.50", "2026-03-01"),
+        row(26200004, None, "-25.00", "2026-02-09", Description="Receipt on account"),
+        row(26700013, 26700013, "40.00", "2026-02-01"),
+        row(26200005, 26700013, "-40.00", "2026-02-02"),  # settles 26700013: not open
+    ]
+    items = {i.external_id: i for i in mapping.items_from_receivables(rows, "EUR")}
+    assert set(items) == {f"26700012:{acme}", f"26200004:{acme}"}
+    invoice = items[f"26700012:{acme}"]
+    assert invoice.open_amount == Money(Decimal("100.00"))
+    assert invoice.due_date == date(2026, 2, 1)  # the invoice's own terms, not the receipt's
+    assert invoice.invoice_number == "26700012" and invoice.description == "Invoice 26700012"
+    assert items[f"26200004:{acme}"].open_amount == Money(Decimal("-25.00"))
+    change = mapping.term_change(
+        {"Account": acme, "EntryNumber": 26200003, "InvoiceNumber": 26700012, "Timestamp": 5}
+    )
+    assert change is not None and change.key == f"26700012:{acme}"
