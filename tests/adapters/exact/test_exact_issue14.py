@@ -394,3 +394,54 @@ def test_receivables_rows_group_by_invoice_and_account() -> None:
         {"Account": acme, "EntryNumber": 26200003, "InvoiceNumber": 26700012, "Timestamp": 5}
     )
     assert change is not None and change.key == f"26700012:{acme}"
+
+
+def test_the_upgrade_closes_receipt_items_stored_under_the_old_keys(
+    fake: FakeExact, store: Store
+) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from connector.store.schema import open_items
+    from connector.sync import ITEMS
+    from connector.sync import sync_all
+
+    ledger, admin, item = invoice(fake)
+    receipt = ledger.record_payment(admin, item, Money(Decimal("21.00")), date(2026, 3, 2), "u1")
+    receipt_entry = receipt.ledger_reference.split("/")[1]
+    account = item.external_id.split(":")[1]
+    with store.begin() as conn:
+        made = records.save_connection(
+            conn, name="exact", ledger="exact", config={}, now=datetime.now(UTC)
+        )
+        records.save_administrations(conn, made.id, ledger.administrations())
+    assert all(s.ok for s in sync_all(store, lambda _c: ledger))
+    # What the v1 keys left in a store: the invoice at its full amount, the receipt as an
+    # item of its own, and a v1 cursor that is not due for a complete read.
+    with store.begin() as conn:
+        stored_admin = records.find_administration(conn, "101")
+        row = conn.execute(
+            select(open_items).where(open_items.c.external_id == item.external_id)
+        ).one()
+        values = {k: v for k, v in row._mapping.items() if k != "id"}
+        values.update(external_id=f"{receipt_entry}:{account}", open_amount=Decimal("-21.00"))
+        conn.execute(insert(open_items).values(**values))
+        conn.execute(
+            update(open_items)
+            .where(open_items.c.external_id == item.external_id)
+            .values(open_amount=Decimal("121.00"), fingerprint="as-read-by-v1")
+        )
+        old = 'exact:v1:{"deleted":1,"full":' + str(int(time.time())) + ',"terms":99999999}'
+        records.put_cursor(conn, stored_admin.id, ITEMS, old, datetime.now(UTC))
+    assert all(s.ok for s in sync_all(store, lambda _c: ledger))
+    with store.begin() as conn:
+        now_open = {
+            ext: amount
+            for ext, amount in conn.execute(
+                select(open_items.c.external_id, open_items.c.open_amount).where(
+                    open_items.c.status == "open"
+                )
+            )
+        }
+    assert now_open == {item.external_id: Decimal("100.00")}
