@@ -60,7 +60,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 import requests
 
@@ -72,6 +71,7 @@ from adapters.exact.client import Row
 from adapters.exact.glaccounts import GLAccount
 from adapters.exact.glaccounts import ReceivablesAccounts
 from adapters.exact.mapping import MappingError
+from adapters.exact.matching import match_booking
 from connector.domain import Administration
 from connector.domain import Debtor
 from connector.domain import Money
@@ -493,7 +493,20 @@ class ExactLedger:
         reference = self._reference(journal, entry)
         if self.settings.match_payments == "xml":
             try:
-                self._match(administration, item, account, gl, journal, entry)
+                if entry.entry_number is None:
+                    msg = "Exact gave the booked entry no entry number to match it by"
+                    raise LedgerError(msg)
+                match_booking(
+                    self.client,
+                    administration,
+                    item,
+                    account=account,
+                    gl=gl,
+                    journal=journal,
+                    cash=self.settings.payment_entry == "cash",
+                    entry_number=entry.entry_number,
+                    amount=entry.amount,
+                )
             except ConnectorError as exc:
                 # The money is booked: a failed match must not make the write look failed
                 # (a retry would find the booking and stop), it is left to the accountant.
@@ -622,81 +635,6 @@ class ExactLedger:
         if booked.entry_number is not None:
             return f"{journal}/{booked.entry_number}"
         return booked.entry_id
-
-    # -- XML matching (match_payments = "xml") ------------------------------------------------
-
-    def _match(
-        self,
-        administration: Administration,
-        item: OpenItem,
-        account: str,
-        gl: GLAccount,
-        journal: str,
-        booked: _Booked,
-    ) -> None:
-        """Match the booked line with the invoice through the XML API.
-
-        Raises:
-            ConnectorError: Exact refused a read or the upload did not match.
-        """
-        division = administration.external_id
-        parsed = mapping.parse_item_key(item.external_id)
-        if parsed is None or booked.entry_number is None:
-            msg = "Exact gave the booked entry no entry number to match it by"
-            raise LedgerError(msg)
-        if item.open_amount.currency != administration.currency:
-            logger.warning(
-                "Exact division %s: %s is in %s; matching it is left to the accountant",
-                division,
-                item.invoice_number,
-                item.open_amount.currency,
-            )
-            return
-        entry_number = parsed[0]
-        where = f"EntryNumber eq {entry_number} and Customer eq {mapping.odata_guid(account)}"
-        # Sales entries carry their year and period as ReportingYear/ReportingPeriod; bank
-        # and cash entries as FinancialYear/FinancialPeriod (Exact's REST reference).
-        sales = self.client.rows(
-            division,
-            "salesentry/SalesEntries",
-            {"$filter": where, "$select": "EntryNumber,ReportingYear,ReportingPeriod,Journal"},
-        )
-        banks = self.client.rows(
-            division,
-            "financialtransaction/BankEntries"
-            if self.settings.payment_entry == "bank"
-            else "financialtransaction/CashEntries",
-            {
-                "$filter": f"EntryNumber eq {booked.entry_number}",
-                "$select": "EntryNumber,FinancialYear,FinancialPeriod,JournalCode",
-            },
-        )
-        if not sales or not banks:
-            msg = f"the {'sales' if not sales else 'bank'} entry was not found to match"
-            raise LedgerError(msg)
-        sale, bank = sales[0], banks[0]
-        xml = matchset_xml(
-            gl_code=gl.code,
-            account_code=item.debtor_code,
-            lines=(
-                (
-                    (sale.get("ReportingYear"), sale.get("ReportingPeriod")),
-                    str(sale.get("Journal", "")),
-                    entry_number,
-                    booked.amount,
-                ),
-                (
-                    (bank.get("FinancialYear"), bank.get("FinancialPeriod")),
-                    journal,
-                    booked.entry_number,
-                    -booked.amount,
-                ),
-            ),
-        )
-        answer = self.client.upload_xml(division, "MatchSets", xml)
-        if 'type="0"' in answer:
-            msg = "the XML API refused the match set"
-            raise LedgerError(msg)
 
     # -- write-back: disputes -------------------------------------------------------------------
 
@@ -828,42 +766,6 @@ def _int_or_none(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
-
-
-def matchset_xml(
-    *,
-    gl_code: str,
-    account_code: str,
-    lines: Sequence[tuple[tuple[object, object], str, int, Decimal]],
-) -> bytes:
-    """An eExact `MatchSets` document matching entry lines on the debtors account.
-
-    `lines`: ((financial year, period) of the entry, journal code, entry number, amount in
-    the division's currency; invoice positive, receipt negative).
-    """
-    parts = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        '<eExact xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xsi:noNamespaceSchemaLocation="eExact-Schema.xsd">',
-        "<MatchSets><MatchSet>",
-        f"<GLAccount code={quoteattr(gl_code)} />",
-        f"<Account code={quoteattr(account_code)} />",
-        "<MatchLines>",
-    ]
-    for (year, period), journal, entry, value in lines:
-        if not isinstance(year, int) or not isinstance(period, int):
-            msg = f"entry {entry} has no financial year and period to match it in"
-            raise LedgerError(msg)
-        parts.append(
-            "<MatchLine"
-            f" finyear={quoteattr(str(year))}"
-            f" finperiod={quoteattr(str(period))}"
-            f" journal={quoteattr(journal)}"
-            f" entry={quoteattr(str(entry))}"
-            f" amountdc={quoteattr(format(value, 'f'))} />"
-        )
-    parts.append("</MatchLines></MatchSet></MatchSets></eExact>")
-    return "".join(parts).encode()
 
 
 if TYPE_CHECKING:
