@@ -7,7 +7,8 @@
   `unauthorized_client` / "Old refresh token used."; at most 200 token calls a day.
 - Rate limits per division: 60 calls a minute and 5,000 a day, with
   `X-RateLimit-Minutely-Limit/Remaining/Reset` and `X-RateLimit-Limit/Remaining/Reset`
-  (resets in epoch milliseconds) on every answer but a 429 (Exact's 429s may lack them).
+  (resets in epoch milliseconds) on every answer, a 429 included; `headerless_429 = True`
+  sends a bare 429, as Exact sometimes does.
 - The error block: more than 10 errors (400/401/403/404) on one endpoint of one division in
   an hour block that endpoint for an hour (403 until then); `blocks` counts them.
 - Mandatory `$filter` on standard and bulk endpoints that have a sync counterpart (400 "A
@@ -24,7 +25,6 @@
   account of the division. A receipt whose `OurRef` names an open invoice of the account
   becomes a payment term linked to it (`InvoiceNumber` = the invoice's number), as Exact
   books it; one that settles the invoice exactly is matched at once.
-- A 429 carries the rate-limit headers (remaining 0 in the window that ran out).
 - A refresh token unused for 30 days is refused: 400 `invalid_request`, "The refresh token
   expired at ...".
 
@@ -412,6 +412,7 @@ class FakeExact:
         self.calls_by: dict[str, int] = {}
         self.calls_by_endpoint: dict[str, int] = {}
         self.too_many = 0
+        self.headerless_429 = False
         self.errors = 0
         self.blocks = 0
         self.token_refreshes = 0
@@ -877,7 +878,8 @@ class FakeExact:
             minute, day = self._limits(division, now)
             if minute.used >= self.minutely_limit or day.used >= self.daily_limit:
                 self.too_many += 1
-                return 429, self.rate_headers(division, now), _err("Too many requests"), False
+                headers = {} if self.headerless_429 else self.rate_headers(division, now)
+                return 429, headers, _err("Too many requests"), False
             minute.used += 1
             day.used += 1
             self.calls += 1
@@ -1270,6 +1272,10 @@ class FakeExact:
                 ]
                 if not lines or sum(a for _e, a in lines) != 0:
                     return 200, _xml_messages("0", "match lines do not balance")
+                for ml in match_set.iter("MatchLine"):
+                    when = (ml.get("finyear", ""), ml.get("finperiod", ""))
+                    if when != self._period_of(div, int(ml.get("entry", "0"))):
+                        return 200, _xml_messages("0", f"entry {ml.get('entry')}: wrong period")
                 for entry, amount in lines:
                     terms = [t for t in div.terms.values() if t["EntryNumber"] == entry]
                     if not terms:
@@ -1283,6 +1289,18 @@ class FakeExact:
                 div.matches.append({"lines": lines})
                 done += 1
             return 200, _xml_messages("2", f"{done} match sets processed")
+
+    def _period_of(self, div: Division, entry: int) -> tuple[str, str]:
+        """(financial year, period) of an entry: a bank or cash entry's own, a sales
+        entry's from its invoice date (the fake's periods are calendar months)."""
+        for booked in div.entries:
+            if booked["EntryNumber"] == entry:
+                return str(booked["FinancialYear"]), str(booked["FinancialPeriod"])
+        for term in div.terms.values():
+            if term["EntryNumber"] == entry and term["JournalCode"] == SALES_JOURNAL:
+                day = datetime.fromtimestamp(int(term["InvoiceDate"][6:-2]) / 1000, UTC)
+                return str(day.year), str(day.month)
+        return "", ""
 
     # -- webhooks ---------------------------------------------------------------------------
 

@@ -161,6 +161,7 @@ def test_a_429_without_headers_is_waited_out(fake: FakeExact) -> None:
     fake.seed(101, accounts=3, receivables=3)
     ledger = make_ledger(fake)
     ledger.administrations()
+    fake.headerless_429 = True
     fake.minutely_limit = 0  # the next call is refused with a bare 429 ...
     threading.Timer(0.1, setattr, args=(fake, "minutely_limit", 60)).start()  # ... then not
     admin = ledger.administrations()[0]

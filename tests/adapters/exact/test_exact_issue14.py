@@ -274,6 +274,17 @@ def test_the_fakes_429_carries_the_rate_limit_headers(fake: FakeExact) -> None:
     assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= day + 1
 
 
+def test_a_minutely_429_with_headers_still_waits_for_the_minute(fake: FakeExact) -> None:
+    import threading
+
+    ledger = make_ledger(fake)
+    ledger.administrations()
+    fake.minutely_limit = 0  # refused with the headers: the minute's calls are spent ...
+    threading.Timer(0.1, setattr, args=(fake, "minutely_limit", 60)).start()  # ... then not
+    assert ledger.administrations()[0].external_id == "101"
+    assert fake.too_many >= 1 and ledger.client.limiter.waited_seconds > 0
+
+
 # --- 6. the complete re-read is weekly -------------------------------------------------------
 
 
