@@ -10,7 +10,8 @@ that every property of a POST body (and of its entry lines) is documented, with 
 properties Exact requires on entry lines present.
 
 Flows recorded: first (full) sync, re-sync after changes, the weekly complete re-read,
-payment write, reversal, dispute note and its clearing.
+payment write (plain and matched through the XML API), reversal, dispute note and its
+clearing.
 """
 
 from __future__ import annotations
@@ -171,6 +172,14 @@ def test_every_request_of_every_flow_is_documented(fake: FakeExact) -> None:
             admin, item, Money(Decimal("10.00")), date(2026, 3, 2), "conf-pay"
         ),
     )
+    matching = ExactLedger(settings_from(fake.settings(match_payments="xml")), StaticTokens(fake))
+    matched = record(
+        "payment write, matched (XML)",
+        lambda: matching.record_payment(
+            admin, item, Money(Decimal("3.00")), date(2026, 3, 2), "conf-xml"
+        ),
+    )
+    assert "not matched" not in matched.ledger_reference
     record("reversal", lambda: ledger.reverse_payment(admin, item, Money(Decimal("5.00")), "rev"))
     record("note", lambda: ledger.flag_dispute(admin, item, "not delivered", "conf-note"))
     record("note cleared", lambda: ledger.clear_dispute(admin, item, "conf-note-clear"))
@@ -195,6 +204,8 @@ def test_every_request_of_every_flow_is_documented(fake: FakeExact) -> None:
         "GET financialtransaction/BankEntryLines",
         "POST financialtransaction/BankEntries",
         "GET activities/CommunicationNotes",
+        "GET salesentry/SalesEntries",
+        "GET financialtransaction/BankEntries",
         "POST activities/CommunicationNotes",
     } <= seen
 
