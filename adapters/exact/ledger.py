@@ -19,8 +19,8 @@ Open items
     payment terms), so a change made during the read is read again next time. The first
     read has no cursors to bring up to date: paging every payment term ever made only to
     learn the highest row version would cost as much as the list itself, so it asks
-    `read/sync/Sync/SyncTimestamp` for the row version of a moment `CURSOR_MARGIN` before
-    the read (one call per cursor); what changed since is read once more next time.
+    `read/sync/Sync/SyncTimestamp` for the row version of a moment `CURSOR_MARGIN_SECONDS`
+    before the read (one call per cursor); what changed since is read once more next time.
 
     An incremental read asks `sync/Cashflow/PaymentTerms` what changed since the cursor and
     `sync/Deleted` what was deleted: one call each when nothing changed. For the accounts
