@@ -61,7 +61,6 @@ OAUTH_SPEC = OAuthSpec(
 
 MatchPayments = Literal["none", "xml"]
 PaymentEntry = Literal["bank", "cash"]
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +75,12 @@ class ExactSettings:
     payment_journal: str = ""
     payment_journals: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     payment_entry: PaymentEntry = "bank"
-    payment_gl_account: str = ""  # GUID of the G/L account of the entry lines (optional)
     match_payments: MatchPayments = "none"
-    receivables_gl_code: str = ""  # the debtors G/L account code, for match_payments="xml"
+    # The code of the receivables (debtors) G/L account the payment lines are booked on and
+    # matches are made on, per division when `receivables_gl_codes` names one. Optional:
+    # without it the account is found in Exact (see `adapters.exact.glaccounts`).
+    receivables_gl_code: str = ""
+    receivables_gl_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Rate limits: what to keep free, and when to stop.
     minutely_reserve: int = 2
     daily_reserve: int = 500
@@ -87,7 +89,9 @@ class ExactSettings:
     breaker_window_seconds: float = 3600.0
     rate_limit_wait_seconds: float = 60.0  # a 429 without reset headers: wait this long
     max_wait_seconds: float = 120.0  # never sleep longer than this for a minutely reset
-    full_sync_hours: float = 24.0  # re-read the whole open-items list at least this often
+    # Re-read the whole open-items list this often; in between the sync endpoints tell what
+    # changed. Weekly: Exact's fair-use text names a daily full download as excessive.
+    full_sync_hours: float = 168.0
     timeout_seconds: float = 30.0
     retries: int = 4
     retry_wait_seconds: float = 1.0  # tenacity's first backoff step (with jitter)
@@ -95,6 +99,9 @@ class ExactSettings:
 
     def journal_for(self, division: str) -> str:
         return self.payment_journals.get(division, self.payment_journal)
+
+    def gl_code_for(self, division: str) -> str:
+        return self.receivables_gl_codes.get(division, self.receivables_gl_code)
 
 
 def _where(key: str) -> str:
@@ -146,6 +153,15 @@ def _divisions(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def _per_division(key: str, table: Any, what: str) -> Mapping[str, str]:
+    if not isinstance(table, Mapping) or not all(
+        str(k).isdigit() and isinstance(v, str) and v.strip() for k, v in table.items()
+    ):
+        msg = f"{_where(key)}: expected a table of division = {what} code, got {table!r}"
+        raise ConfigError(msg)
+    return MappingProxyType({str(k): v.strip() for k, v in table.items()})
+
+
 def settings_from(config: Mapping[str, Any]) -> ExactSettings:
     """The settings from `[ledgers.exact]` and the connection's config.
 
@@ -160,23 +176,17 @@ def settings_from(config: Mapping[str, Any]) -> ExactSettings:
     for key in ("payment_journal", "receivables_gl_code"):
         if key in config:
             changes[key] = _string(key, config[key])
-    if "payment_journals" in config:
-        table = config["payment_journals"]
-        if not isinstance(table, Mapping) or not all(
-            str(k).isdigit() and isinstance(v, str) for k, v in table.items()
-        ):
-            msg = (
-                f"{_where('payment_journals')}: expected a table of division = journal code, "
-                f"got {table!r}"
-            )
-            raise ConfigError(msg)
-        changes["payment_journals"] = MappingProxyType({str(k): v for k, v in table.items()})
+    for key, what in (("payment_journals", "journal"), ("receivables_gl_codes", "G/L account")):
+        if key in config:
+            changes[key] = _per_division(key, config[key], what)
     if "payment_gl_account" in config:
-        value = _string("payment_gl_account", config["payment_gl_account"])
-        if value and not _GUID.match(value):
-            msg = f"{_where('payment_gl_account')}: expected the G/L account's ID (a GUID)"
-            raise ConfigError(msg)
-        changes["payment_gl_account"] = value.lower()
+        # A GUID differs per division and cannot be checked by a person; the code can.
+        msg = (
+            f"{_where('payment_gl_account')} (a G/L account ID) is no longer read: the "
+            f"receivables account is found in Exact; to choose it, set "
+            f'{_where("receivables_gl_code")} to its code (e.g. "1300")'
+        )
+        raise ConfigError(msg)
     if "payment_entry" in config:
         changes["payment_entry"] = _choice(
             "payment_entry", config["payment_entry"], ("bank", "cash")
@@ -215,14 +225,7 @@ def settings_from(config: Mapping[str, Any]) -> ExactSettings:
             msg = f"{_where('webhook_topics')}: expected a list of topic names, got {topics!r}"
             raise ConfigError(msg)
         changes["webhook_topics"] = tuple(topics)
-    settings = ExactSettings(**changes)
-    if settings.match_payments == "xml" and not settings.receivables_gl_code:
-        msg = (
-            f'{_where("match_payments")} = "xml" needs {_where("receivables_gl_code")}: '
-            "the code of the debtors G/L account the matches are made on"
-        )
-        raise ConfigError(msg)
-    return settings
+    return ExactSettings(**changes)
 
 
 def oauth_urls(api_url: str) -> tuple[str, str]:

@@ -16,7 +16,9 @@ minutely reset (epoch milliseconds); when the day's remainder reaches `daily_res
 for write-backs and webhook re-reads) it stops with `RateLimited` until the daily reset. A
 connection-wide `daily_budget`, when set, is spread evenly over the connection's divisions.
 A 429 (which may come without headers) waits for the minutely reset or
-`rate_limit_wait_seconds` and is retried; it never counts as an error.
+`rate_limit_wait_seconds` and is retried; it never counts as an error. A 429 whose headers
+say the day's calls are spent (`X-RateLimit-Remaining: 0`) stops at once with `RateLimited`
+until the daily reset: waiting a minute first would only earn another 429.
 
 Circuit breaker. Exact blocks an app for an hour after 10 errors (4xx) in an hour on one
 endpoint of one division. The breaker counts 4xx answers (not 429) per (division, endpoint)
@@ -296,6 +298,20 @@ class RateLimiter:
             if state.daily.reset_at is not None:
                 state.day_reset_at = state.daily.reset_at
 
+    def daily_spent(self, division: str, headers: Mapping[str, str]) -> float | None:
+        """After a 429: the seconds until the daily reset when the headers say the day's
+        calls are spent, else None (a minutely 429)."""
+        if _header_int(headers, "X-RateLimit-Remaining") != 0:
+            return None
+        with self._lock:
+            now = self._clock()
+            daily = self.state(division).daily
+            daily.remaining = 0
+            reset = reset_time(_header_int(headers, "X-RateLimit-Reset"), now)
+            if reset is not None:
+                daily.reset_at = reset
+            return max((daily.reset_at or now + 86400) - now, 0.0)
+
     def on_429(self, division: str, headers: Mapping[str, str]) -> float:
         """How long to wait after a 429: until the minutely reset if it is told, else the
         configured wait. Marks the window as spent."""
@@ -570,6 +586,14 @@ class ExactClient:
         if action is Action.OK:
             return self._body(response, endpoint, raw)
         if action is Action.RATE_LIMITED:
+            self.limiter.after(division, response.headers)
+            daily = self.limiter.daily_spent(division, response.headers)
+            if daily is not None:
+                msg = (
+                    f"Exact division {division}: the daily limit of calls is reached (HTTP 429 "
+                    f"on {endpoint}); try again after the daily reset in {daily / 3600:.1f} h"
+                )
+                raise RateLimited(msg, retry_after=daily)
             wait = self.limiter.on_429(division, response.headers)
             if wait > self.settings.max_wait_seconds:
                 msg = f"Exact division {division} is rate limited ({endpoint})"

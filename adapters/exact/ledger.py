@@ -12,11 +12,15 @@ Debtors (`sync/CRM/Accounts`, 1,000 rows a page)
     the connector keeps a debtor's history anyway.
 
 Open items
-    A complete read (the first sync, every `full_sync_hours`, and whenever Exact reports a
-    deleted payment term) lists `read/financial/ReceivablesList` whole; the sync closes what
-    it no longer lists. Before it reads the list it brings the two incremental cursors up to
-    date (`sync/Cashflow/PaymentTerms` and `sync/Deleted` for payment terms), so a change
-    made during the read is read again next time.
+    A complete read (the first sync, every `full_sync_hours` — weekly by default — and
+    whenever Exact reports a deleted payment term) lists `read/financial/ReceivablesList`
+    whole; the sync closes what it no longer lists. Before it reads the list it brings the two
+    incremental cursors up to date (`sync/Cashflow/PaymentTerms` and `sync/Deleted` for
+    payment terms), so a change made during the read is read again next time. The first
+    read has no cursors to bring up to date: paging every payment term ever made only to
+    learn the highest row version would cost as much as the list itself, so it asks
+    `read/sync/Sync/SyncTimestamp` for the row version of a moment `CURSOR_MARGIN_SECONDS`
+    before the read (one call per cursor); what changed since is read once more next time.
 
     An incremental read asks `sync/Cashflow/PaymentTerms` what changed since the cursor and
     `sync/Deleted` what was deleted: one call each when nothing changed. For the accounts
@@ -24,13 +28,17 @@ Open items
     term changed but that is no longer listed is reported closed (`Page.removed`).
 
 Write-back
-    `record_payment` books a bank (or cash) entry line for the debtor, with the idempotency
-    key in brackets in its description, the invoice number in `OurRef`, after a fresh read
-    that shows the item still open, capped at the open amount. Before it books it looks the
+    `record_payment` books a bank (or cash) entry line for the debtor on the division's
+    receivables G/L account (`adapters.exact.glaccounts`), with the idempotency key in
+    brackets in its description, the invoice number in `OurRef` (which links the receipt to
+    the invoice), after a fresh read that shows the item still open, capped at the open
+    amount (the invoice less the receipts already linked to it). Before it books it looks the
     key up, so a repeat after a lost answer finds the first booking and books nothing.
     Matching the entry to the invoice is left to Exact and the accountant
     (`match_payments = "none"`, the default), or done through Exact's XML API
-    (`match_payments = "xml"`: a `MatchSets` upload), the only interface that can match.
+    (`match_payments = "xml"`: a `MatchSets` upload), the only interface that can match. A
+    match that fails after the booking never fails the write: the money is booked, and the
+    receipt's reference says "booked, not matched" for the accountant.
     `flag_dispute` / `clear_dispute` write a communication note on the account that names the
     invoice and the reason, found again by its key. Exact's own reminders cannot be read or
     paused through the API; that is declared (`own_reminders`), not pretended.
@@ -52,7 +60,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 import requests
 
@@ -61,13 +68,19 @@ from adapters.exact.auth import ExactSettings
 from adapters.exact.client import NO_DIVISION
 from adapters.exact.client import ExactClient
 from adapters.exact.client import Row
+from adapters.exact.glaccounts import GLAccount
+from adapters.exact.glaccounts import ReceivablesAccounts
 from adapters.exact.mapping import MappingError
+from adapters.exact.matching import match_booking
 from connector.domain import Administration
 from connector.domain import Debtor
 from connector.domain import Money
 from connector.domain import OpenItem
 from connector.errors import ConfigError
+from connector.errors import ConnectorError
+from connector.errors import InputRejected
 from connector.errors import LedgerError
+from connector.errors import NotFound
 from connector.errors import NotSupported
 from connector.ports import AccessTokens
 from connector.ports import Capabilities
@@ -88,13 +101,18 @@ RECEIVABLE_FIELDS = (
     "HID,AccountId,AccountCode,Amount,CurrencyCode,Description,DueDate,EntryNumber,"
     "InvoiceDate,InvoiceNumber,JournalCode,YourRef"
 )
-TERM_FIELDS = "ID,Account,EntryNumber,LineType,Timestamp"
+TERM_FIELDS = "ID,Account,EntryNumber,InvoiceNumber,LineType,Timestamp"
 DELETED_FIELDS = "EntityKey,EntityType,Timestamp"
 DELETED_PAYMENT_TERM = 10  # sync/Deleted EntityType of a payment term
 ACCOUNTS_PER_CALL = 20  # account filters per ReceivablesList call (keeps the URL short)
 ITEMS_PER_CALL = 12  # (account, entry) filters per ReceivablesList call
 DESCRIPTION_LENGTH = 60
 DIVISION_FIELDS = "Code,Description,Currency,Country,Status"
+SYNC_TIMESTAMP = "read/sync/Sync/SyncTimestamp"
+# How long before a first read its cursors are set. `modified` is sent in UTC; should Exact
+# read it as Amsterdam wall time the moment is only earlier. Changes within the margin are
+# read once more (idempotent), never missed.
+CURSOR_MARGIN_SECONDS = 6 * 3600
 SUBSCRIPTIONS = "webhooks/WebhookSubscriptions"
 
 CAPABILITIES = Capabilities(
@@ -149,6 +167,7 @@ class ExactLedger:
     ) -> None:
         self.settings = settings
         self.client = ExactClient(settings, tokens, session=session, clock=clock, sleep=sleep)
+        self.receivables_accounts = ReceivablesAccounts(self.client, settings)
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -185,6 +204,17 @@ class ExactLedger:
         self.client.limiter.divisions = max(1, len(found))
         return found
 
+    def receivables_gl_problems(self) -> list[str]:
+        """For `connector check`: one line per division whose receivables G/L account (that
+        every payment line is booked on) cannot be resolved; empty when all can."""
+        problems: list[str] = []
+        for administration in self.administrations():
+            try:
+                self.receivables_accounts.division(administration.external_id)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        return problems
+
     # -- debtors ------------------------------------------------------------------------------
 
     def debtors(self, administration: Administration, cursor: str | None) -> Feed[Debtor]:
@@ -218,7 +248,7 @@ class ExactLedger:
         division = administration.external_id
         now = int(self._clock())
         if state is None:
-            return self._complete(administration, 1, 1)
+            return self._complete(administration, 0, 0)
         if now - state["full"] >= self.settings.full_sync_hours * 3600:
             return self._complete(administration, state["terms"], state["deleted"])
         changes, terms = self._term_changes(division, state["terms"])
@@ -263,7 +293,12 @@ class ExactLedger:
         division = administration.external_id
         started = int(self._clock())
         terms, deleted = terms_since, deleted_since
-        if not caught_up:
+        if not terms_since or not deleted_since:
+            # The first read: the row versions of a moment before it, one call each.
+            moment = datetime.fromtimestamp(started - CURSOR_MARGIN_SECONDS, UTC)
+            terms = self._row_version(division, "PaymentTerms", moment)
+            deleted = self._row_version(division, "Deleted", moment)
+        elif not caught_up:
             # First the cursors, then the list: what changes during the read is read again.
             _changes, terms = self._term_changes(division, terms_since)
             _count, deleted = self._deleted_terms(division, deleted_since)
@@ -309,6 +344,29 @@ class ExactLedger:
             items.extend(self._items(division, rows, administration.currency))
         return items
 
+    def _row_version(self, division: str, api: str, moment: datetime) -> int:
+        """The sync row version of `moment` for one sync endpoint (`SyncTimestamp`); where
+        Exact will not tell, the cursor is found the long way, by paging from the start."""
+        params = {
+            "modified": f"datetime'{moment.strftime('%Y-%m-%dT%H:%M:%S')}'",
+            "endPoint": f"'{api}'",
+        }
+        try:
+            rows = self.client.rows(division, SYNC_TIMESTAMP, params)
+            value = rows[0].get("TimeStampAsBigInt") if rows else None
+            found = mapping.timestamp(value, "TimeStampAsBigInt")
+        except (InputRejected, NotFound, MappingError) as exc:
+            logger.warning(
+                "Exact division %s: no sync timestamp for %s (%s); paging from the start",
+                division,
+                api,
+                exc,
+            )
+            if api == "PaymentTerms":
+                return self._term_changes(division, 1)[1]
+            return self._deleted_terms(division, 1)[1]
+        return max(found, 1)
+
     def _term_changes(self, division: str, since: int) -> tuple[dict[str, str], int]:
         """Changed items (key -> account) since the row version, and the new row version."""
         latest = since
@@ -351,9 +409,12 @@ class ExactLedger:
                 wanted.append((key, *parsed))
         found: dict[str, OpenItem] = {}
         division = administration.external_id
+        # An invoice's own rows and the receipts linked to it carry its number in
+        # InvoiceNumber; an unlinked receipt is keyed by its own EntryNumber.
         clauses = [
-            f"AccountId eq {mapping.odata_guid(account)} and EntryNumber eq {entry}"
-            for _key, entry, account in wanted
+            f"AccountId eq {mapping.odata_guid(account)} and "
+            f"(InvoiceNumber eq {number} or EntryNumber eq {number})"
+            for _key, number, account in wanted
         ]
         for chunk in _chunks(clauses, ITEMS_PER_CALL):
             rows = self.client.rows(
@@ -400,6 +461,7 @@ class ExactLedger:
         if item.is_credit or amount.amount <= 0:
             msg = "Exact: refunds of credit notes are booked in Exact by hand"
             raise NotSupported(msg)
+        gl = self.receivables_accounts.for_invoice(division, account, item.invoice_number)
         found = self._find_line(division, account, idempotency_key)
         if found is not None:
             return PaymentReceipt(
@@ -422,17 +484,41 @@ class ExactLedger:
             administration,
             item,
             account,
+            gl,
             journal,
             booked,
             paid_on,
             _description(f"Payment {item.invoice_number}", idempotency_key),
         )
+        reference = self._reference(journal, entry)
         if self.settings.match_payments == "xml":
-            self._match(administration, item, account, journal, entry)
-        return PaymentReceipt(
-            ledger_reference=self._reference(journal, entry),
-            amount=Money(booked, amount.currency),
-        )
+            try:
+                if entry.entry_number is None:
+                    msg = "Exact gave the booked entry no entry number to match it by"
+                    raise LedgerError(msg)
+                match_booking(
+                    self.client,
+                    administration,
+                    item,
+                    account=account,
+                    gl=gl,
+                    journal=journal,
+                    cash=self.settings.payment_entry == "cash",
+                    entry_number=entry.entry_number,
+                    amount=entry.amount,
+                )
+            except ConnectorError as exc:
+                # The money is booked: a failed match must not make the write look failed
+                # (a retry would find the booking and stop), it is left to the accountant.
+                logger.warning(
+                    "Exact division %s: %s booked as %s but not matched: %s",
+                    division,
+                    item.invoice_number,
+                    reference,
+                    exc,
+                )
+                reference = f"{reference} (booked, not matched: {exc})"[:200]
+        return PaymentReceipt(ledger_reference=reference, amount=Money(booked, amount.currency))
 
     def reverse_payment(
         self,
@@ -447,6 +533,7 @@ class ExactLedger:
         if amount.amount <= 0:
             msg = f"Exact: a reversal needs a positive amount, got {amount}"
             raise NotSupported(msg)
+        gl = self.receivables_accounts.for_invoice(division, account, item.invoice_number)
         found = self._find_line(division, account, idempotency_key)
         if found is not None:
             return PaymentReceipt(
@@ -458,6 +545,7 @@ class ExactLedger:
             administration,
             item,
             account,
+            gl,
             journal,
             -amount.amount,
             datetime.fromtimestamp(self._clock(), UTC).date(),
@@ -510,6 +598,7 @@ class ExactLedger:
         administration: Administration,
         item: OpenItem,
         account: str,
+        gl: GLAccount,
         journal: str,
         amount: Decimal,
         day: date,
@@ -520,12 +609,11 @@ class ExactLedger:
             "AmountFC": amount,  # money received is positive: opening + lines = closing
             "Date": mapping.iso_date(day),
             "Description": description,
+            "GLAccount": gl.id,  # mandatory on entry lines
         }
         number = item.invoice_number.strip()
         if number.isdigit() and int(number) < 2**31:
             line["OurRef"] = int(number)
-        if self.settings.payment_gl_account:
-            line["GLAccount"] = self.settings.payment_gl_account
         cash = self.settings.payment_entry == "cash"
         body: dict[str, Any] = {
             "JournalCode": journal,
@@ -547,68 +635,6 @@ class ExactLedger:
         if booked.entry_number is not None:
             return f"{journal}/{booked.entry_number}"
         return booked.entry_id
-
-    # -- XML matching (match_payments = "xml") ------------------------------------------------
-
-    def _match(
-        self,
-        administration: Administration,
-        item: OpenItem,
-        account: str,
-        journal: str,
-        booked: _Booked,
-    ) -> None:
-        division = administration.external_id
-        parsed = mapping.parse_item_key(item.external_id)
-        if parsed is None or booked.entry_number is None:
-            return
-        if item.open_amount.currency != administration.currency:
-            logger.warning(
-                "Exact division %s: %s is in %s; matching it is left to the accountant",
-                division,
-                item.invoice_number,
-                item.open_amount.currency,
-            )
-            return
-        entry_number = parsed[0]
-        where = f"EntryNumber eq {entry_number} and Customer eq {mapping.odata_guid(account)}"
-        sales = self.client.rows(
-            division,
-            "salesentry/SalesEntries",
-            {"$filter": where, "$select": "EntryNumber,FinancialYear,FinancialPeriod,Journal"},
-        )
-        banks = self.client.rows(
-            division,
-            "financialtransaction/BankEntries"
-            if self.settings.payment_entry == "bank"
-            else "financialtransaction/CashEntries",
-            {
-                "$filter": f"EntryNumber eq {booked.entry_number}",
-                "$select": "EntryNumber,FinancialYear,FinancialPeriod,JournalCode",
-            },
-        )
-        if not sales or not banks:
-            logger.warning(
-                "Exact division %s: %s not found for matching; left to the accountant",
-                division,
-                item.invoice_number,
-            )
-            return
-        xml = matchset_xml(
-            gl_code=self.settings.receivables_gl_code,
-            account_code=item.debtor_code,
-            lines=(
-                (sales[0], str(sales[0].get("Journal", "")), entry_number, booked.amount),
-                (banks[0], journal, booked.entry_number, -booked.amount),
-            ),
-        )
-        answer = self.client.upload_xml(division, "MatchSets", xml)
-        if 'type="0"' in answer:
-            logger.warning(
-                "Exact division %s: the XML API did not match %s; left to the accountant",
-                division,
-                item.invoice_number,
-            )
 
     # -- write-back: disputes -------------------------------------------------------------------
 
@@ -740,39 +766,6 @@ def _int_or_none(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
-
-
-def matchset_xml(
-    *,
-    gl_code: str,
-    account_code: str,
-    lines: Sequence[tuple[Row, str, int, Decimal]],
-) -> bytes:
-    """An eExact `MatchSets` document matching entry lines on the debtors account.
-
-    `lines`: (the entry's row with FinancialYear/FinancialPeriod, journal code, entry
-    number, amount in the division's currency; invoice positive, receipt negative).
-    """
-    parts = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        '<eExact xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xsi:noNamespaceSchemaLocation="eExact-Schema.xsd">',
-        "<MatchSets><MatchSet>",
-        f"<GLAccount code={quoteattr(gl_code)} />",
-        f"<Account code={quoteattr(account_code)} />",
-        "<MatchLines>",
-    ]
-    for row, journal, entry, value in lines:
-        parts.append(
-            "<MatchLine"
-            f" finyear={quoteattr(str(row.get('FinancialYear', '')))}"
-            f" finperiod={quoteattr(str(row.get('FinancialPeriod', '')))}"
-            f" journal={quoteattr(journal)}"
-            f" entry={quoteattr(str(entry))}"
-            f" amountdc={quoteattr(format(value, 'f'))} />"
-        )
-    parts.append("</MatchLines></MatchSet></MatchSets></eExact>")
-    return "".join(parts).encode()
 
 
 if TYPE_CHECKING:

@@ -17,11 +17,18 @@ Values
       debtor owes in.
 
 Open items
-    `read/financial/ReceivablesList` has one row per open payment term. One open item is
-    one entry (invoice, credit note, or an unmatched receipt) of one account: the key is
-    `"{EntryNumber}:{AccountId}"`, which the payment-terms sync (`EntryNumber`, `Account`)
-    names the same way. Its open amount is the sum of its rows; its due date is the
-    earliest due date among them.
+    `read/financial/ReceivablesList` has one row per open payment term, and a receipt not
+    yet matched is a payment term too. Exact's reference: `InvoiceNumber` is, "for sales
+    entry, ... the entrynumber. For the cashflow entry, it will be entrynumber of an invoice
+    which this collection is for"; `EntryNumber` is the row's own entry. So one open item is
+    one invoice (or credit note) of one account together with the receipts linked to it:
+    the key is `"{InvoiceNumber}:{AccountId}"`, or `"{EntryNumber}:{AccountId}"` for a
+    receipt linked to no invoice. For an invoice that is the same key as before (the two
+    numbers are equal), so stored invoice keys stay; only receipts that used to be items of
+    their own change, and `CURSOR_PREFIX` moved to v2 so that every connection's next read
+    is complete and closes them. Its open amount is the sum of the group's rows (the
+    invoice less what was received on it); its due date is the earliest due date of the
+    invoice's own rows. A group that sums to zero is settled, not open.
 
 Cursors
     The ledger's cursors are JSON objects behind a version prefix; `encode_cursor` and
@@ -55,7 +62,7 @@ Row = Mapping[str, Any]
 
 CODE_WIDTH = 18
 EXACT_TIMEZONE = ZoneInfo("Europe/Amsterdam")
-CURSOR_PREFIX = "exact:v1:"
+CURSOR_PREFIX = "exact:v2:"  # v1 keyed receipts by their own entry: read everything again
 DIVISION_ACTIVE = 1  # system/Divisions Status: 0 inactive, 1 active, 2 archived
 LINE_TYPE_RECEIVABLE = 20  # payment terms: 20 receipt (receivable), 22 payment (payable)
 STATUS_MATCHED = 50  # payment terms: 20 open, 30 selected, 40 processed, 50 matched
@@ -278,30 +285,41 @@ def parse_item_key(key: str) -> tuple[int, str] | None:
         return None
 
 
+def invoice_of(row: Row, number_field: str = "InvoiceNumber") -> object:
+    """The entry a payment-term row belongs to: its invoice, else its own entry."""
+    number = row.get(number_field)
+    if number in (None, 0, "") or isinstance(number, bool):
+        return row.get("EntryNumber")
+    return number
+
+
 def receivable_key(row: Row) -> str:
-    return item_key(row.get("EntryNumber"), row.get("AccountId"))
+    return item_key(invoice_of(row), row.get("AccountId"))
 
 
 def items_from_receivables(rows: Iterable[Row], default_currency: str) -> list[OpenItem]:
-    """Group ReceivablesList rows (one per open payment term) into one item per entry."""
+    """Group ReceivablesList rows (one per open payment term) into one item per invoice
+    and account; a group that sums to zero is settled and left out."""
     groups: dict[str, list[Row]] = {}
     for row in rows:
         groups.setdefault(receivable_key(row), []).append(row)
-    return [_item(key, group, default_currency) for key, group in groups.items()]
+    items = [_item(key, group, default_currency) for key, group in groups.items()]
+    return [item for item in items if item.open_amount.amount != 0]
 
 
 def _item(key: str, rows: list[Row], default_currency: str) -> OpenItem:
-    first = rows[0]
+    number = key.partition(":")[0]
+    own = [r for r in rows if str(r.get("EntryNumber")).strip() == number] or rows
+    first = own[0]
     currencies = {currency(r.get("CurrencyCode"), default_currency) for r in rows}
     if len(currencies) != 1:
         msg = f"item {key}: payment terms in more than one currency ({sorted(currencies)})"
         raise MappingError(msg)
     total = sum((amount(r.get("Amount"), "Amount") for r in rows), Decimal(0))
-    due = min(odata_date(r.get("DueDate"), "DueDate") for r in rows)
-    invoice_dates = [optional_date(r.get("InvoiceDate"), "InvoiceDate") for r in rows]
+    due = min(odata_date(r.get("DueDate"), "DueDate") for r in own)
+    invoice_dates = [optional_date(r.get("InvoiceDate"), "InvoiceDate") for r in own]
     known_dates = [d for d in invoice_dates if d is not None]
-    number = first.get("InvoiceNumber")
-    invoice_number = str(number) if number not in (None, 0, "") else str(first["EntryNumber"])
+    invoice_number = number
     description = text(first.get("Description"))
     your_ref = text(first.get("YourRef"))
     if your_ref and your_ref not in description:
@@ -353,7 +371,7 @@ def term_change(row: Row) -> TermChange | None:
     if account is None or row.get("EntryNumber") in (None, 0):
         return None
     return TermChange(
-        key=item_key(row.get("EntryNumber"), account),
+        key=item_key(invoice_of(row), account),
         account=guid(account, "Account"),
         timestamp=timestamp(row.get("Timestamp")),
     )

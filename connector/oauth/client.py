@@ -4,7 +4,9 @@ One `OAuthClient` per ledger. Every call uses a fresh session (no shared mutable
 across threads) and either returns a `TokenSet` or raises `TokenFailure`, which says what
 the failure means for the stored grant:
 
-- `DEAD_GRANT`: invalid_grant or "old refresh token used"; the grant will never work again.
+- `DEAD_GRANT`: invalid_grant, "old refresh token used", or a refresh token that expired
+  (Exact: 400 invalid_request "The refresh token expired at ..."); the grant will never
+  work again.
 - `RATE_LIMITED`: the endpoint asked to wait (429).
 - `UNAVAILABLE`: the request did not reach the server, or it answered 5xx; nothing changed.
 - `UNKNOWN_OUTCOME`: the request was sent but no answer came back; the server may have
@@ -117,7 +119,16 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def _is_dead_grant(error: str, description: str) -> bool:
-    return error == "invalid_grant" or "old refresh token" in description.lower()
+    # Exact words an expired refresh token as invalid_request, the same error as a too-early
+    # refresh ("Access token not expired"), so the description decides; only the refresh
+    # token's own expiry is dead, a young access token is not.
+    text = description.lower()
+    return (
+        error == "invalid_grant"
+        or "old refresh token" in text
+        or "refresh token expired" in text
+        or "refresh token has expired" in text
+    )
 
 
 class OAuthClient:

@@ -12,7 +12,8 @@ within `Store.begin(immediate=True)`):
 
 A refresh whose answer is lost (sent, then no response) is checked exactly once, inside the
 same lock, with the same refresh token: a provider that never saw it answers normally, one
-that rotated it refuses it. `invalid_grant` or "old refresh token used" marks the connection
+that rotated it refuses it. `invalid_grant`, "old refresh token used" or an expired refresh
+token (Exact's "The refresh token expired at ...") marks the connection
 `reconnect_required`, removes the dead refresh token and raises `ReconnectRequired`; from
 then on nothing calls the token endpoint for it until a person connects again.
 """

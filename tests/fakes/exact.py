@@ -7,7 +7,8 @@
   `unauthorized_client` / "Old refresh token used."; at most 200 token calls a day.
 - Rate limits per division: 60 calls a minute and 5,000 a day, with
   `X-RateLimit-Minutely-Limit/Remaining/Reset` and `X-RateLimit-Limit/Remaining/Reset`
-  (resets in epoch milliseconds) on every answer but a 429 (Exact's 429s may lack them).
+  (resets in epoch milliseconds) on every answer, a 429 included; `headerless_429 = True`
+  sends a bare 429, as Exact sometimes does.
 - The error block: more than 10 errors (400/401/403/404) on one endpoint of one division in
   an hour block that endpoint for an hour (403 until then); `blocks` counts them.
 - Mandatory `$filter` on standard and bulk endpoints that have a sync counterpart (400 "A
@@ -15,6 +16,17 @@
 - Paging: standard endpoints 60 rows, bulk/sync/read endpoints 1,000 rows, with `__next`
   carrying an opaque `$skiptoken` the server made (an unknown one is a 400).
 - Values as Exact writes them: `/Date(ms)/`, codes padded to 18 characters, numbers.
+- As strict as the documentation (`tests/adapters/exact/fixtures/documented_fields.json`,
+  the field lists of Exact's REST reference): a row carries documented fields only; a
+  `$select` or `$filter` naming a property the endpoint does not have, an unknown query
+  option, or a POST body with an undocumented property is a 400 with Exact's error body
+  (WCF Data Services wording); an endpoint not in the list is a 404.
+- Entry lines need `GLAccount` (400 "Grootboekrekening is verplicht"), an existing G/L
+  account of the division. A receipt whose `OurRef` names an open invoice of the account
+  becomes a payment term linked to it (`InvoiceNumber` = the invoice's number), as Exact
+  books it; one that settles the invoice exactly is matched at once.
+- A refresh token unused for 30 days is refused: 400 `invalid_request`, "The refresh token
+  expired at ...".
 
 Every time window is multiplied by `time_scale`, so a test can run a "minute" in 0.6 s.
 `calls`, `too_many` (429s), `errors` and `blocks` count what a test asserts on.
@@ -47,6 +59,7 @@ from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import quote
@@ -54,6 +67,18 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import requests
+
+DOCUMENTED = json.loads(
+    (
+        Path(__file__).resolve().parents[1]
+        / "adapters"
+        / "exact"
+        / "fixtures"
+        / "documented_fields.json"
+    ).read_text()
+)["endpoints"]
+QUERY_OPTIONS = {"$select", "$filter", "$skiptoken", "$top", "$orderby", "$inlinecount"}
+REFRESH_TOKEN_LIFETIME = 30 * 86400.0
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -73,7 +98,9 @@ MANDATORY_FILTER = {
     "financialtransaction/BankEntries",
     "financialtransaction/CashEntries",
     "salesentry/SalesEntries",
+    "financial/GLAccounts",
 }
+DEBTORS_GL = "1300"
 
 
 def odate(day: date) -> str:
@@ -255,6 +282,24 @@ class Division:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     matches: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    gl_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def gl_id(self, code: str) -> str:
+        """The GUID of the G/L account with this code."""
+        return next(g["ID"] for g in self.gl_accounts.values() if g["Code"] == code)
+
+    def add_gl_account(self, code: str, description: str, kind: int, **extra: Any) -> str:
+        gl = {
+            "ID": str(uuid.uuid4()),
+            "Code": code,
+            "Description": description,
+            "Type": kind,
+            "IsBlocked": False,
+            "Division": self.code,
+            **extra,
+        }
+        self.gl_accounts[gl["ID"]] = gl
+        return str(gl["ID"])
 
     def next_entry(self, journal: str, year: int) -> int:
         n = self.counters.get(journal, 0) + 1
@@ -274,6 +319,45 @@ class Grant:
 class Window:
     start: float = 0.0
     used: int = 0
+
+
+class _RowVersions:
+    """Exact's row versions (`Timestamp`): increasing numbers, each remembered with the time
+    it was handed out, so `SyncTimestamp` can tell the row version of a moment."""
+
+    def __init__(self, clock: Callable[[], float], start: int = 1000) -> None:
+        self._clock = clock
+        self._next = start
+        self.issued: list[tuple[float, int]] = []
+
+    def __iter__(self) -> _RowVersions:
+        return self
+
+    def __next__(self) -> int:
+        value = self._next
+        self._next += 1
+        self.issued.append((self._clock(), value))
+        return value
+
+    def age(self, seconds: float) -> None:
+        """Move the history back in time: what was made so far was made `seconds` earlier
+        (a seeded division as one that existed long before the connector came)."""
+        self.issued = [(at - seconds, value) for at, value in self.issued]
+
+    def as_of(self, moment: float) -> int:
+        """The highest row version handed out at or before `moment` (1 before any)."""
+        found = 1
+        for at, value in self.issued:
+            if at > moment:
+                break
+            found = value
+        return found
+
+
+def _no_property(name: str, endpoint: str) -> dict[str, Any]:
+    # The wording of WCF Data Services, which Exact's REST API is built on.
+    kind = DOCUMENTED.get(endpoint, {}).get("picqer_class", endpoint)
+    return _err(f"No property '{name}' exists in type 'Exact.Web.Api.Models.{kind}'.")
 
 
 class FakeExact:
@@ -309,7 +393,7 @@ class FakeExact:
         self.clock = clock
         self.divisions: dict[int, Division] = {}
         self.lock = threading.RLock()
-        self.rowversion = itertools.count(1000)
+        self.rowversion = _RowVersions(clock)
         self.hid = itertools.count(1)
         # tokens
         self.grants: dict[str, Grant] = {}  # access token -> grant
@@ -328,10 +412,12 @@ class FakeExact:
         self.calls_by: dict[str, int] = {}
         self.calls_by_endpoint: dict[str, int] = {}
         self.too_many = 0
+        self.headerless_429 = False
         self.errors = 0
         self.blocks = 0
         self.token_refreshes = 0
         self.requests: list[tuple[str, str]] = []  # (method, path?query) of API calls
+        self.bodies: list[tuple[str, str, bytes]] = []  # (method, path?query, body) of all
         self.skiptokens: dict[str, tuple[list[dict[str, Any]], int, str]] = {}
         self.fail_plan: list[tuple[str, str, int]] = []  # (method, endpoint part, status)
         self.drop_next: list[tuple[str, str]] = []  # (method, endpoint part): answer lost
@@ -387,6 +473,11 @@ class FakeExact:
     ) -> Division:
         with self.lock:
             division = Division(code, name, currency=currency, status=status)
+            # A Dutch standard chart: one accounts receivable account, as a new division has.
+            division.add_gl_account(DEBTORS_GL, "Debiteuren", 20)
+            division.add_gl_account("1100", "Bank", 12)
+            division.add_gl_account("1600", "Crediteuren", 22)
+            division.add_gl_account("8000", "Omzet", 110)
             self.divisions[code] = division
             return division
 
@@ -426,6 +517,11 @@ class FakeExact:
             row.update(fields)
             self.divisions[division].accounts[account_id] = row
             return account_id
+
+    def age(self, seconds: float = 30 * DAY) -> None:
+        """Everything made so far was made `seconds` ago (see `_RowVersions.age`)."""
+        with self.lock:
+            self.rowversion.age(seconds)
 
     def change_account(self, division: int, account_id: str, **fields: Any) -> None:
         with self.lock:
@@ -493,6 +589,7 @@ class FakeExact:
             "Account": account["ID"],
             "AccountCode": account["Code"],
             "AccountName": account["Name"],
+            "GLAccount": div.gl_id(DEBTORS_GL),
             "EntryNumber": entry,
             "InvoiceNumber": invoice_number,
             "InvoiceDate": odate(invoice_date),
@@ -589,7 +686,6 @@ class FakeExact:
             out.append(
                 {
                     "HID": term["HID"],
-                    "Id": term["ID"],
                     "AccountId": term["Account"],
                     "AccountCode": term["AccountCode"],
                     "AccountName": term["AccountName"],
@@ -606,16 +702,16 @@ class FakeExact:
                     if term["JournalCode"] == SALES_JOURNAL
                     else "Bank",
                     "YourRef": term["YourRef"],
-                    "Division": division,
                 }
             )
         return out
 
     def open_by_key(self, division: int) -> dict[str, tuple[Decimal, str]]:
-        """What is open per item key "{EntryNumber}:{AccountId}", to the cent."""
+        """What is open per item key "{invoice number}:{AccountId}", to the cent: an invoice
+        and the receipts linked to it are one item (an unlinked receipt is its own)."""
         totals: dict[str, tuple[Decimal, str]] = {}
         for row in self.receivables(division):
-            key = f"{row['EntryNumber']}:{row['AccountId']}"
+            key = f"{row['InvoiceNumber'] or row['EntryNumber']}:{row['AccountId']}"
             before = totals.get(key, (Decimal(0), row["CurrencyCode"]))[0]
             totals[key] = (before + row["Amount"], row["CurrencyCode"])
         return totals
@@ -686,6 +782,13 @@ class FakeExact:
                 grant = self.refresh_tokens.get(token)
                 if grant is None:
                     return 400, {"error": "invalid_grant"}
+                expires = grant.issued + REFRESH_TOKEN_LIFETIME * self.scale
+                if now >= expires:
+                    at = datetime.fromtimestamp(expires, UTC).strftime("%m/%d/%Y %H:%M:%S")
+                    return 400, {
+                        "error": "invalid_request",
+                        "error_description": f"The refresh token expired at {at}",
+                    }
                 if now - grant.issued < 570 * self.scale:
                     return 401, {
                         "error": "invalid_request",
@@ -759,6 +862,7 @@ class FakeExact:
             if key_match:
                 endpoint, entity_key = key_match.group(1), key_match.group(2).lower()
             self.requests.append((method, path + ("?" + query if query else "")))
+            self.bodies.append((method, path + ("?" + query if query else ""), body))
             blocked_until = self.blocked.get((division, endpoint))
             if blocked_until is not None and now < blocked_until:
                 return 403, {}, _err("Too many errors: this app is blocked for an hour"), False
@@ -774,7 +878,8 @@ class FakeExact:
             minute, day = self._limits(division, now)
             if minute.used >= self.minutely_limit or day.used >= self.daily_limit:
                 self.too_many += 1
-                return 429, {}, _err("Too many requests"), False
+                headers = {} if self.headerless_429 else self.rate_headers(division, now)
+                return 429, headers, _err("Too many requests"), False
             minute.used += 1
             day.used += 1
             self.calls += 1
@@ -857,22 +962,56 @@ class FakeExact:
             rows, offset, _ = entry
             size = self._page_size(endpoint)
             return 200, self._page(division, endpoint, params, rows, offset, size)
+        documented = DOCUMENTED.get(endpoint)
+        if documented is None or "GET" not in documented["methods"]:
+            return 404, _err(f"Unknown endpoint {endpoint}")
+        allowed = QUERY_OPTIONS | set(documented.get("parameters", ()))
+        unknown = [k for k in params if k not in allowed]
+        if unknown:
+            return 400, _err(f"The query parameter '{unknown[0]}' is not supported.")
+        if endpoint == "read/sync/Sync/SyncTimestamp":
+            return self._sync_timestamp(division, endpoint, params)
         if endpoint in MANDATORY_FILTER and not params.get("$filter"):
             return 400, _err("A required filter is missing.")
         bulky = endpoint.startswith(("bulk/", "sync/"))
         if bulky and not params.get("$select"):
             return 400, _err("$select is required for this endpoint")
+        fields = set(documented["fields"])
+        for name in _names(params.get("$select", "")):
+            if name not in fields:
+                return 400, _no_property(name, endpoint)
+        parsed = _Filter(params["$filter"]) if params.get("$filter") else None
+        for name in sorted(parsed.fields if parsed else ()):
+            if name not in fields:
+                return 400, _no_property(name, endpoint)
         source = self._source(div, endpoint)
         if source is None:
             return 404, _err(f"Unknown endpoint {endpoint}")
         rows = source
         if endpoint.startswith("sync/"):
             rows = sorted(rows, key=lambda r: r["Timestamp"])
-        flt = params.get("$filter")
-        if flt:
-            parsed = _Filter(flt)
+        if parsed is not None:
             rows = [r for r in rows if parsed.fn(r)]
         return 200, self._collection(division, endpoint, params, rows, self._page_size(endpoint))
+
+    def _sync_timestamp(
+        self, division: str, endpoint: str, params: dict[str, str]
+    ) -> tuple[int, Any]:
+        """`read/sync/Sync/SyncTimestamp?modified=datetime'...'&endPoint='PaymentTerms'`: the
+        row version of that moment, for a sync to start from."""
+        modified = re.match(r"^datetime'([0-9T:.-]+)'$", params.get("modified", ""))
+        api = re.match(r"^'([A-Za-z]+)'$", params.get("endPoint", ""))
+        if modified is None or api is None:
+            return 400, _err("Both modified (datetime) and endPoint (string) are required.")
+        if api.group(1) not in {"PaymentTerms", "Deleted", "Accounts", "TransactionLines"}:
+            return 400, _err(f"Unknown endPoint '{api.group(1)}'.")
+        moment = datetime.fromisoformat(modified.group(1)).replace(tzinfo=UTC).timestamp()
+        row = {
+            "Modified": modified.group(1),
+            "API": api.group(1),
+            "TimeStampAsBigInt": self.rowversion.as_of(moment),
+        }
+        return 200, self._collection(division, endpoint, {}, [row], self.standard_page)
 
     def _page_size(self, endpoint: str) -> int:
         if endpoint.startswith(("bulk/", "sync/", "read/")):
@@ -920,14 +1059,18 @@ class FakeExact:
                     seen[t["EntryNumber"]] = {
                         "EntryID": t["ID"],
                         "EntryNumber": t["EntryNumber"],
+                        "InvoiceNumber": t["InvoiceNumber"],
                         "Customer": t["Account"],
                         "Journal": SALES_JOURNAL,
-                        "FinancialYear": invoice_day.year,
-                        "FinancialPeriod": invoice_day.month,
+                        "ReportingYear": invoice_day.year,
+                        "ReportingPeriod": invoice_day.month,
+                        "Division": div.code,
                     }
             return list(seen.values())
         if endpoint == "activities/CommunicationNotes":
             return list(div.notes)
+        if endpoint == "financial/GLAccounts":
+            return list(div.gl_accounts.values())
         if endpoint == "webhooks/WebhookSubscriptions":
             return list(div.subscriptions.values())
         return None
@@ -940,12 +1083,11 @@ class FakeExact:
         rows: list[dict[str, Any]],
         size: int,
     ) -> dict[str, Any]:
-        select = params.get("$select")
-        if select:
-            names = [s.strip() for s in select.split(",") if s.strip()]
-            rows = [{n: r.get(n) for n in names} for r in rows]
-        else:
-            rows = [dict(r) for r in rows]
+        names = _names(params.get("$select", "")) or [
+            n for n in DOCUMENTED[endpoint]["fields"] if n not in _DEFERRED
+        ]
+        # Only documented fields leave the fake; one it does not keep is null.
+        rows = [{n: r.get(n) for n in names} for r in rows]
         return self._page(division, endpoint, params, rows, 0, size)
 
     def _page(
@@ -974,6 +1116,12 @@ class FakeExact:
     def _post(self, div: Division, endpoint: str, data: Any) -> tuple[int, Any]:
         if not isinstance(data, dict):
             return 400, _err("Body must be an object")
+        documented = DOCUMENTED.get(endpoint)
+        if documented is None or "POST" not in documented["methods"]:
+            return 404, _err(f"Cannot POST to {endpoint}")
+        for name in data:
+            if name not in documented["fields"]:
+                return 400, _no_property(name, endpoint)
         if endpoint in ("financialtransaction/BankEntries", "financialtransaction/CashEntries"):
             return self._post_entry(div, endpoint, data)
         if endpoint == "activities/CommunicationNotes":
@@ -1017,9 +1165,19 @@ class FakeExact:
         lines = data.get("CashEntryLines" if cash else "BankEntryLines")
         if not isinstance(lines, list) or not lines:
             return 400, _err("Lines: at least one line is required")
+        lines_endpoint = endpoint.removesuffix("Entries") + "EntryLines"
         for line in lines:
+            if not isinstance(line, dict):
+                return 400, _err("Lines: an object per line")
+            for name in line:
+                if name not in DOCUMENTED[lines_endpoint]["fields"]:
+                    return 400, _no_property(name, lines_endpoint)
             if str(line.get("Account", "")).lower() not in div.accounts:
                 return 400, _err("Account: not found")
+            if not line.get("GLAccount"):
+                return 400, _err("Grootboekrekening is verplicht")
+            if str(line["GLAccount"]).lower() not in div.gl_accounts:
+                return 400, _err("Grootboekrekening: bestaat niet")
             if isinstance(line.get("AmountFC"), float) or not isinstance(
                 line.get("AmountFC"), Decimal | int
             ):
@@ -1050,7 +1208,7 @@ class FakeExact:
                 "Description": line.get("Description", ""),
                 "Date": line.get("Date"),
                 "OurRef": line.get("OurRef"),
-                "GLAccount": line.get("GLAccount"),
+                "GLAccount": str(line["GLAccount"]).lower(),
                 "kind": entry["kind"],
                 "Division": div.code,
             }
@@ -1067,20 +1225,28 @@ class FakeExact:
         open_terms = [
             t
             for t in div.terms.values()
-            if t["Account"] == account["ID"] and t["InvoiceNumber"] == invoice and t["open"] > 0
+            if t["Account"] == account["ID"] and t["InvoiceNumber"] == invoice and t["open"] != 0
         ]
         if amount > 0 and open_terms and sum(t["open"] for t in open_terms) == amount:
-            # Exact matches a receipt that settles the invoice's open amount exactly.
+            # Exact matches a receipt that settles what is open on the invoice exactly (its
+            # terms less the receipts already linked to it).
             for term in open_terms:
                 term["open"] = Decimal(0)
                 self._touch(term)
             return
+        # The receipt is a payment term of its own; naming an open invoice (OurRef) links it:
+        # ReceivablesList then shows it with that invoice's number in InvoiceNumber.
+        linked = any(
+            t["Account"] == account["ID"] and t["InvoiceNumber"] == invoice
+            for t in div.terms.values()
+            if t["JournalCode"] == SALES_JOURNAL
+        )
         receipt = self._add_term(
             div,
             account,
             line["EntryNumber"],
             -amount,
-            invoice_number=None,
+            invoice_number=invoice if linked and invoice else None,
             invoice_date=today,
             due_date=today,
             journal=journal,
@@ -1106,6 +1272,10 @@ class FakeExact:
                 ]
                 if not lines or sum(a for _e, a in lines) != 0:
                     return 200, _xml_messages("0", "match lines do not balance")
+                for ml in match_set.iter("MatchLine"):
+                    when = (ml.get("finyear", ""), ml.get("finperiod", ""))
+                    if when != self._period_of(div, int(ml.get("entry", "0"))):
+                        return 200, _xml_messages("0", f"entry {ml.get('entry')}: wrong period")
                 for entry, amount in lines:
                     terms = [t for t in div.terms.values() if t["EntryNumber"] == entry]
                     if not terms:
@@ -1119,6 +1289,18 @@ class FakeExact:
                 div.matches.append({"lines": lines})
                 done += 1
             return 200, _xml_messages("2", f"{done} match sets processed")
+
+    def _period_of(self, div: Division, entry: int) -> tuple[str, str]:
+        """(financial year, period) of an entry: a bank or cash entry's own, a sales
+        entry's from its invoice date (the fake's periods are calendar months)."""
+        for booked in div.entries:
+            if booked["EntryNumber"] == entry:
+                return str(booked["FinancialYear"]), str(booked["FinancialPeriod"])
+        for term in div.terms.values():
+            if term["EntryNumber"] == entry and term["JournalCode"] == SALES_JOURNAL:
+                day = datetime.fromtimestamp(int(term["InvoiceDate"][6:-2]) / 1000, UTC)
+                return str(day.year), str(day.month)
+        return "", ""
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -1161,6 +1343,14 @@ class FakeExact:
             ]
         for sub in subs:
             self._deliver(sub["CallbackURL"], self.notification(division, topic, key, action))
+
+
+#: Navigation properties Exact does not expand unless asked (`$expand`).
+_DEFERRED = {"BankEntryLines", "CashEntryLines", "SalesEntryLines", "Notes", "Attachments"}
+
+
+def _names(select: str) -> list[str]:
+    return [name.strip() for name in select.split(",") if name.strip()]
 
 
 def _err(message: str) -> dict[str, Any]:

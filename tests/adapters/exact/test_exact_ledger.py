@@ -32,6 +32,7 @@ V1 = f"{API}/api/v1/101"
 ACME = "11111111-2222-3333-4444-555555555555"
 JANSEN = "33333333-2222-3333-4444-555555555555"
 OTHER = "44444444-2222-3333-4444-555555555555"
+DEBTORS_GL = "6e1bc618-8cb7-4dcd-8385-6ede9a18704f"
 ADMIN = Administration(external_id="101", name="Bakkerij van Dijk BV")
 ITEM = OpenItem(
     external_id=f"26700012:{ACME}",
@@ -120,19 +121,24 @@ def test_debtors_from_the_cursor_on() -> None:
 @responses.activate
 def test_the_first_items_read_is_complete_and_sets_both_cursors_first() -> None:
     clock = FakeClock()
-    responses.get(f"{V1}/sync/Cashflow/PaymentTerms", body=raw("payment_terms"))
-    responses.get(f"{V1}/sync/Deleted", body=raw("deleted_term"))
+    for value in (9003, 9100):
+        responses.get(
+            f"{V1}/read/sync/Sync/SyncTimestamp",
+            json={"d": {"results": [{"TimeStampAsBigInt": value, "API": "x", "Modified": "x"}]}},
+        )
     responses.get(f"{V1}/read/financial/ReceivablesList", body=raw("receivables_list"))
     feed = ledger(clock).open_items(ADMIN, None)
     records, _removed, cursor = drain(feed)
     assert feed.complete
     assert len(records) == 3
     assert [c.request.url.split("?")[0].rsplit("/", 2)[-1] for c in responses.calls] == [
-        "PaymentTerms",
-        "Deleted",
+        "SyncTimestamp",
+        "SyncTimestamp",
         "ReceivablesList",
     ]
-    assert "Timestamp gt 1L" in query(0) and "EntityType eq 10" in query(1)
+    # six hours before the read, in UTC: what changes later is read again
+    assert "modified=datetime'2026-05-28T14:26:40'" in query(0)
+    assert "endPoint='PaymentTerms'" in query(0) and "endPoint='Deleted'" in query(1)
     assert "$filter" not in query(2)
     assert decode_cursor(cursor, ("terms", "deleted", "full")) == {
         "terms": 9003,
@@ -216,10 +222,23 @@ def test_read_items_is_a_targeted_read() -> None:
     found = ledger().read_items(ADMIN, keys)
     assert [i.external_id for i in found] == [f"26700013:{JANSEN}", f"26700012:{ACME}"]
     where = query(0)
-    assert f"(AccountId eq guid'{JANSEN}' and EntryNumber eq 26700013)" in where
+    clause = (
+        f"(AccountId eq guid'{JANSEN}' and (InvoiceNumber eq 26700013 or EntryNumber eq 26700013))"
+    )
+    assert clause in where
     assert "2026-001" not in where
     assert ledger().read_items(ADMIN, ["nope"]) == []
     assert len(responses.calls) == 1
+
+
+def gl_accounts() -> responses.BaseResponse:
+    """The division's one accounts receivable G/L account (financial/GLAccounts)."""
+    return responses.get(
+        f"{V1}/financial/GLAccounts",
+        json={
+            "d": {"results": [{"ID": DEBTORS_GL, "Code": "1300", "Type": 20, "IsBlocked": False}]}
+        },
+    )
 
 
 def _open(amount: str) -> str:
@@ -232,6 +251,7 @@ def _open(amount: str) -> str:
 
 @responses.activate
 def test_record_payment_books_a_capped_bank_entry_line() -> None:
+    gl = gl_accounts()
     lines = responses.get(f"{V1}/financialtransaction/BankEntryLines", body=raw("empty"))
     responses.get(f"{V1}/read/financial/ReceivablesList", body=_open("100.00"))
     post = responses.post(
@@ -242,8 +262,9 @@ def test_record_payment_books_a_capped_bank_entry_line() -> None:
     )
     assert receipt.amount == Money(Decimal("100.00"))  # capped at what is open now
     assert receipt.ledger_reference == "20/26200017" and not receipt.already_recorded
-    assert lines.call_count == 1
-    assert f"Account eq guid'{ACME}'" in query(0) and "substringof('[dc-12-34]'" in query(0)
+    assert lines.call_count == 1 and gl.call_count == 1
+    assert "Type eq 20 and IsBlocked eq false" in query(0)
+    assert f"Account eq guid'{ACME}'" in query(1) and "substringof('[dc-12-34]'" in query(1)
     body = post.calls[0].request.body
     assert b'"AmountFC":100.00' in body
     sent = json.loads(body)
@@ -252,10 +273,12 @@ def test_record_payment_books_a_capped_bank_entry_line() -> None:
     assert line["Account"] == ACME and line["OurRef"] == 26700012
     assert line["Date"] == "2026-03-02T00:00:00"
     assert line["Description"] == "Payment 26700012 [dc-12-34]"
+    assert line["GLAccount"] == DEBTORS_GL
 
 
 @responses.activate
 def test_a_repeated_payment_is_found_by_its_key_and_not_booked_again() -> None:
+    gl_accounts()
     responses.get(
         f"{V1}/financialtransaction/BankEntryLines",
         json={
@@ -282,6 +305,7 @@ def test_a_repeated_payment_is_found_by_its_key_and_not_booked_again() -> None:
 
 @responses.activate
 def test_a_longer_key_that_contains_ours_is_not_a_match() -> None:
+    gl_accounts()
     responses.get(
         f"{V1}/financialtransaction/BankEntryLines",
         json={
@@ -302,6 +326,7 @@ def test_a_longer_key_that_contains_ours_is_not_a_match() -> None:
 
 @responses.activate
 def test_a_payment_on_an_item_that_is_no_longer_open_books_nothing() -> None:
+    gl_accounts()
     responses.get(f"{V1}/financialtransaction/BankEntryLines", body=raw("empty"))
     responses.get(f"{V1}/read/financial/ReceivablesList", body=raw("empty"))
     post = responses.post(f"{V1}/financialtransaction/BankEntries", status=201, json={"d": {}})
@@ -333,6 +358,7 @@ def test_payments_that_cannot_be_booked_are_refused_before_any_call() -> None:
 
 @responses.activate
 def test_per_division_journals_and_cash_entries() -> None:
+    gl_accounts()
     responses.get(f"{V1}/financialtransaction/CashEntryLines", body=raw("empty"))
     responses.get(f"{V1}/read/financial/ReceivablesList", body=_open("121.00"))
     post = responses.post(
@@ -347,6 +373,7 @@ def test_per_division_journals_and_cash_entries() -> None:
 
 @responses.activate
 def test_reverse_payment_books_money_going_out() -> None:
+    gl = gl_accounts()
     responses.get(f"{V1}/financialtransaction/BankEntryLines", body=raw("empty"))
     post = responses.post(
         f"{V1}/financialtransaction/BankEntries", json=fixture("bank_entry_created"), status=201
@@ -355,11 +382,13 @@ def test_reverse_payment_books_money_going_out() -> None:
     line = json.loads(post.calls[0].request.body)["BankEntryLines"][0]
     assert post.calls[0].request.body.count(b'"AmountFC":-40.00') == 1
     assert line["Description"] == "Chargeback 26700012 [cb-9]"
+    assert line["GLAccount"] == DEBTORS_GL and gl.call_count == 1
     assert receipt.amount == Money(Decimal("40.00"))
 
 
 @responses.activate
 def test_match_payments_xml_uploads_a_match_set() -> None:
+    gl = gl_accounts()
     responses.get(f"{V1}/financialtransaction/BankEntryLines", body=raw("empty"))
     responses.get(f"{V1}/read/financial/ReceivablesList", body=_open("121.00"))
     responses.post(
@@ -372,8 +401,8 @@ def test_match_payments_xml_uploads_a_match_set() -> None:
                 "results": [
                     {
                         "EntryNumber": 26700012,
-                        "FinancialYear": 2026,
-                        "FinancialPeriod": 1,
+                        "ReportingYear": 2026,
+                        "ReportingPeriod": 1,
                         "Journal": "70",
                     }
                 ]
@@ -400,8 +429,11 @@ def test_match_payments_xml_uploads_a_match_set() -> None:
         body='<eExact><Messages><Message type="2"/></Messages></eExact>',
         match=[matchers.query_param_matcher({"Topic": "MatchSets", "_Division_": "101"})],
     )
-    made = ledger(match_payments="xml", receivables_gl_code="1300")
-    made.record_payment(ADMIN, ITEM, Money(Decimal("50.00")), date(2026, 3, 2), "dc-1")
+    made = ledger(match_payments="xml")
+    receipt = made.record_payment(ADMIN, ITEM, Money(Decimal("50.00")), date(2026, 3, 2), "dc-1")
+    assert receipt.ledger_reference == "20/26200017" and gl.call_count == 1
+    sales = next(c for c in responses.calls if "SalesEntries" in c.request.url)
+    assert "$select=EntryNumber,ReportingYear,ReportingPeriod,Journal" in unquote(sales.request.url)
     xml = upload.calls[0].request.body.decode()
     assert '<GLAccount code="1300" />' in xml and '<Account code="1068" />' in xml
     assert 'finyear="2026" finperiod="1" journal="70" entry="26700012" amountdc="50.00"' in xml

@@ -140,10 +140,10 @@ def test_settings_defaults_and_checks() -> None:
     [
         pytest.param({"api_url": "start.exactonline.nl"}, "api_url", id="no-scheme"),
         pytest.param({"match_payments": "auto"}, "match_payments", id="unknown-match"),
-        pytest.param({"match_payments": "xml"}, "receivables_gl_code", id="xml-needs-gl"),
+        pytest.param({"receivables_gl_codes": {"101": ""}}, "receivables_gl_codes", id="gl-codes"),
         pytest.param({"breaker_errors": 10}, "below 10", id="breaker-at-block"),
         pytest.param({"divisions": ["abc"]}, "divisions", id="divisions"),
-        pytest.param({"payment_gl_account": "1300"}, "GUID", id="gl-guid"),
+        pytest.param({"payment_gl_account": "1300"}, "receivables_gl_code", id="gl-guid"),
         pytest.param({"daily_reserve": -1}, "daily_reserve", id="negative"),
         pytest.param({"payment_journals": {"x": "20"}}, "payment_journals", id="journals"),
         pytest.param({"webhook_topics": "Accounts"}, "webhook_topics", id="topics"),
