@@ -394,20 +394,34 @@ def demo(ctx: Context, data_dir: str) -> None:
 
 
 def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
-    """The dunning run of the demo: every e-mail and letter goes into ./outbox as files."""
-    from connector.channels.outbox import OutboxChannel
+    """The dunning run of the demo, in review mode: every letter is written to the review
+    folder as the .eml and PDF it would be sent as; nothing is sent."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
     from connector.cli.dunning import build_channels
     from connector.cli.dunning import build_renderer
     from connector.cli.dunning import dunning_config
-    from connector.dunning.model import ChannelKind
+    from connector.demo import demo_senders
+    from connector.dunning.policy import AdministrationSettings
+    from connector.dunning.policy import Mode
     from connector.dunning.run import Dunning
 
     store = ctx.store()
     config = dunning_config(ctx)
-    outbox = OutboxChannel(Path("outbox"))
+    # The demo administrations send as their fictitious senders, in review mode; what the
+    # configuration says about an administration of the same name wins for the sender.
+    own = dict(config.administrations)
+    for name, sender in demo_senders().items():
+        found = own.get(name, AdministrationSettings())
+        own[name] = replace(
+            found,
+            mode=Mode.REVIEW,
+            approval=None,
+            sender=MappingProxyType({**sender, **found.sender}),
+        )
+    config = replace(config, administrations=MappingProxyType(own))
     channels = build_channels(ctx, config, store)
-    for kind in (ChannelKind.EMAIL, ChannelKind.LETTER, ChannelKind.OUTBOX):
-        channels[kind] = outbox  # nothing leaves this machine in the demo
     runner = Dunning(
         store,
         config,
@@ -416,30 +430,39 @@ def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
         renderer=build_renderer(config, admins),
     )
     report = runner.run(admins)
-    click.echo("\nDunning run (everything written to ./outbox, nothing sent):")
+    click.echo(f"\nDunning run in review mode (written to ./{config.review_folder}, nothing sent):")
     rows = []
     paths: list[str] = []
+    reasons: dict[str, int] = {}
     for run in report.administrations:
         rows.append(
             (
                 run.administration,
                 run.planned,
+                len(run.reviewed),
+                len(run.blocked),
                 len(run.sent),
-                run.awaiting_approval,
                 len(run.retry),
-                len(run.uncertain),
                 run.error or "-",
             )
         )
-        for outcome in run.sent:
+        for outcome in run.reviewed:
             paths.extend(ref for ref in outcome.references if ref.endswith(".eml"))
+        for outcome in run.blocked:
+            reasons[outcome.detail] = reasons.get(outcome.detail, 0) + 1
     write_table(
-        ["ADMINISTRATION", "PLANNED", "SENT", "APPROVAL", "RETRY", "UNCERTAIN", "ERRORS"],
+        ["ADMINISTRATION", "PLANNED", "REVIEW", "BLOCKED", "SENT", "RETRY", "ERRORS"],
         rows,
         sys.stdout,
         right=(1, 2, 3, 4, 5),
     )
+    if reasons:
+        click.echo("\nHeld (blocked), by reason:")
+        for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"  {count:4d}  blocked: {reason}")
     if paths:
-        click.echo(f"\n{len(paths)} messages in outbox/ (each .eml with its .pdf letter), e.g.:")
+        click.echo(
+            f"\n{len(paths)} letters in {config.review_folder}/ (each .eml with its .pdf), e.g.:"
+        )
         for path in sorted(paths)[:5]:
             click.echo(f"  {path}")
