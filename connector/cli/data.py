@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -36,6 +37,7 @@ from connector.sync import discover
 from connector.sync import sync_all
 
 logger = logging.getLogger("connector")
+_ONE = Decimal(1)
 
 
 @click.command()
@@ -139,12 +141,15 @@ def sync(ctx: Context, administration: str | None, full: bool) -> None:
 
 @click.command()
 @administration_option
+@click.option("--debtor", metavar="CODE", help="Only this debtor.")
 @json_option
 @pass_context
-def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
+def debtors(ctx: Context, administration: str | None, debtor: str | None, as_json: bool) -> None:
     """List debtors."""
     with ctx.store().begin() as conn:
         rows = records.list_debtors(conn, administration_ids=admin_ids(conn, administration))
+    if debtor:
+        rows = [r for r in rows if r.code == debtor]
     if as_json:
         write_json(
             [
@@ -175,8 +180,10 @@ def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
     )
 
 
-def _item_status(status: str, due: date, today: date) -> str:
-    if status == ItemStatus.OPEN.value and due < today:
+def _item_status(status: str, due: date, today: date, open_amount: Decimal = _ONE) -> str:
+    """`overdue` for an open invoice past its due date; a credit note (a negative amount) is
+    owed to the debtor, never overdue."""
+    if status == ItemStatus.OPEN.value and due < today and open_amount > 0:
         return "overdue"
     return status
 
@@ -190,16 +197,28 @@ def _item_status(status: str, due: date, today: date) -> str:
     show_default=True,
     help="open includes overdue items.",
 )
+@click.option("--debtor", metavar="CODE", help="Only this debtor's items.")
 @json_option
 @pass_context
-def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
-    """List open items (invoices and credit notes)."""
+def items(
+    ctx: Context, administration: str | None, status: str, debtor: str | None, as_json: bool
+) -> None:
+    """List open items (invoices and credit notes), with each debtor's name."""
     with ctx.store().begin() as conn:
         admins = {a.id: a for a in selected_admins(conn, administration)}
         stored = {"open": "open", "overdue": "open", "paid": "paid", "all": None}[status]
         rows = records.list_items(conn, administration_ids=list(admins), status=stored)
+        names = {
+            (d.administration_id, d.code): d.name
+            for d in records.list_debtors(conn, administration_ids=list(admins))
+        }
+    if debtor:
+        rows = [r for r in rows if r.debtor_code == debtor]
     today = {a.id: reports.local_today(a.timezone) for a in admins.values()}
-    shown = [(r, _item_status(r.status, r.due_date, today[r.administration_id])) for r in rows]
+    shown = [
+        (r, _item_status(r.status, r.due_date, today[r.administration_id], r.open_amount))
+        for r in rows
+    ]
     if status == "overdue":
         shown = [(r, s) for r, s in shown if s == "overdue"]
     if as_json:
@@ -211,6 +230,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
                     "external_id": r.external_id,
                     "invoice_number": r.invoice_number,
                     "debtor_code": r.debtor_code,
+                    "debtor_name": names.get((r.administration_id, r.debtor_code), ""),
                     "invoice_date": r.invoice_date,
                     "due_date": r.due_date,
                     "currency": r.currency,
@@ -223,13 +243,14 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
         )
         return
     write_table(
-        ["ADM", "ID", "INVOICE", "DEBTOR", "DUE", "CUR", "OPEN", "STATUS"],
+        ["ADM", "ID", "INVOICE", "DEBTOR", "NAME", "DUE", "CUR", "OPEN", "STATUS"],
         [
             (
                 r.administration_id,
                 r.id,
                 r.invoice_number,
                 r.debtor_code,
+                names.get((r.administration_id, r.debtor_code), ""),
                 r.due_date,
                 r.currency,
                 amount_text(r.open_amount),
@@ -238,7 +259,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
             for r, s in shown
         ],
         sys.stdout,
-        right=(0, 1, 6),
+        right=(0, 1, 7),
     )
 
 
@@ -324,6 +345,9 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
                     "months_used": r.months_used,
                     "history_from": r.history_from,
                     "complete": r.complete,
+                    "window_from": r.window_from,
+                    "watched_since": r.watched_since,
+                    "based_on": r.basis,
                 }
                 for r in rows
             ],
@@ -338,7 +362,9 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
                 r.administration,
                 r.currency,
                 amount_text(r.receivables),
-                "-" if r.dso_days is None else f"{r.dso_days}{'' if r.complete else ' (at least)'}",
+                "-"
+                if r.dso_days is None
+                else f"{r.dso_days}{'' if r.complete else ' (incomplete)'}",
                 r.history_from or "-",
             )
             for r in rows
@@ -346,6 +372,8 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
         sys.stdout,
         right=(0, 3, 4),
     )
+    for r in rows:
+        click.echo(f"  {r.administration}: {r.basis}")
 
 
 @click.command()

@@ -128,16 +128,15 @@ def resolve_channels(
             if kind not in channels:
                 channels.append(kind)
             continue
-        if (
-            fallback is not None
-            and fallback is not kind
-            and reach_problem(fallback, debtor) is None
-        ):
-            if fallback not in channels:
-                channels.append(fallback)
-            notes.append(f"{problem}: sent by {fallback.value} instead of {kind.value}")
-            continue
-        return tuple(wanted), f"{problem} ({kind.value})", notes
+        if fallback is None or fallback is kind:
+            return tuple(wanted), f"{problem} ({kind.value})", notes
+        fallback_problem = reach_problem(fallback, debtor)
+        if fallback_problem is not None:
+            reason = f"{problem} ({kind.value}); fallback {fallback.value}: {fallback_problem}"
+            return tuple(wanted), reason, notes
+        if fallback not in channels:
+            channels.append(fallback)
+        notes.append(f"{problem}: sent by {fallback.value} instead of {kind.value}")
     return tuple(channels), "", notes
 
 

@@ -232,7 +232,7 @@ class World:
     def admin_id(self) -> int:
         return self.admins()[0].id
 
-    def dunning(self, *, clock=None, channels=None) -> Dunning:
+    def dunning(self, *, clock=None, channels=None, rates=None) -> Dunning:
         return Dunning(
             self.store,
             with_complete_sender(self.config),
@@ -240,6 +240,7 @@ class World:
             channels=self.channels if channels is None else channels,
             renderer=self.renderer,
             clock=clock or (lambda: datetime(2025, 6, 1, 9, 0, tzinfo=UTC)),
+            rates=rates,
         )
 
     def run(self, on: str, **kw):

@@ -634,3 +634,31 @@ def test_the_shipped_rate_table_ends_and_then_interest_is_left_out():
     assert action.letter.interest == 0
     # Never a silent 0: the letter is held and says why.
     assert action.hold == f"interest rate table ends {known}"
+
+
+# --- issue 12.9: a backlog does not start at a friendly first reminder -------------------------
+
+
+def test_a_debtor_600_days_overdue_on_the_first_run_starts_at_the_backlog_step():
+    snap = snapshot([row(1, due="2023-05-20"), row(2, due="2025-01-15")])
+    result = run_plan(snap, "2025-01-20")
+    action = only(result)  # one message a day: the backlog's final notice comes first
+    assert action.letter.step_name == "final_notice"
+    assert [i.item_id for i in action.letter.items] == [1]
+    assert any(
+        note.startswith(
+            "backlog: no earlier letter and up to 611 days overdue, so it starts at final_notice"
+        )
+        for note in action.notes
+    )
+    # Without a backlog step the same item would get the first reminder.
+    plain = only(run_plan(snap, "2025-01-20", policies={"default": NO_BACKLOG}))
+    assert plain.letter.step_name == "reminder_1"
+
+
+def test_a_consumer_backlog_never_starts_past_the_14_day_letter():
+    policy = dc_replace(DEFAULT_POLICY, backlog_start_step="collection")
+    snap = snapshot([row(1, due="2023-05-20")], debtors=[debtor("D1", consumer=True)])
+    action = only(run_plan(snap, "2025-01-20", policies={"default": policy}))
+    assert action.letter.step_name == "final_notice"
+    assert action.letter.legal_term is not None  # the legal 14-day letter
