@@ -585,7 +585,8 @@ class RateTable:
             msg = (
                 f"no statutory {kind} interest rate known for {first}..{last}: the rate table "
                 f"covers {self.known_from}..{self.known_through}; add the missing rates "
-                "(connector/dunning/interest_rates.toml, or load your own table)"
+                "with [dunning] interest_rates_file (a TOML file in the format of the shipped "
+                "connector/dunning/interest_rates.toml)"
             )
             raise RateNotKnown(msg)
 
