@@ -414,11 +414,30 @@ def demo(ctx: Context, data_dir: str) -> None:
     _print_aging(rows, sys.stdout)
     if any(not s.ok for s in summaries):
         sys.exit(1)
+    _demo_config(ctx)
     _demo_dunning(ctx, admins)
     click.echo(
         "\nNext: connector dunning history | connector items --status overdue | "
         "connector report dso | connector --help"
     )
+
+
+def _demo_config(ctx: Context) -> None:
+    """Without a config file, write ./connector.toml with the demo senders and review mode, so
+    that the commands after the demo (`dunning plan`, `dunning preview`, `check`) see the
+    letters as the demo made them. An existing config file is never touched."""
+    from connector.demo import sender_config_toml
+    from connector.settings import DEFAULT_CONFIG
+
+    if ctx.settings.config_path is not None or Path(DEFAULT_CONFIG).exists():
+        return
+    Path(DEFAULT_CONFIG).write_text(
+        "# Written by `connector demo`: the demo administrations' fictitious senders, and\n"
+        "# review mode (letters are written to ./review, nothing is sent).\n"
+        '[dunning]\nmode = "review"\n\n' + sender_config_toml(),
+        encoding="utf-8",
+    )
+    click.echo(f"\nwrote {DEFAULT_CONFIG}: the demo senders, and dunning in review mode")
 
 
 def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:

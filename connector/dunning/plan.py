@@ -845,7 +845,7 @@ class _Planner:
             attach_invoices=step.attach_invoices,
         )
         if self.is_message(step):
-            hold = hold or next(iter(letter_problems(letter)), "")
+            hold = hold or next(iter(letter_problems(letter, reference_made_here=True)), "")
         hold = hold or charges.hold
         return PlannedAction(
             letter=letter,
@@ -1073,7 +1073,7 @@ class _Planner:
             payment_reference=payment_reference(key),
             pay_by=today + timedelta(days=first.pay_within_days),
         )
-        hold = hold or next(iter(letter_problems(letter)), "")
+        hold = hold or next(iter(letter_problems(letter, reference_made_here=True)), "")
         return PlannedAction(
             letter=letter,
             policy=policy.name,

@@ -12,6 +12,7 @@ problem (an empty list when all is well).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,9 +34,12 @@ from connector.dunning.model import LetterItem
 from connector.dunning.model import Sender
 from connector.dunning.model import StepKind
 from connector.errors import ConfigError
+from connector.settings import Settings
+from connector.store import Store
 
 __all__ = [
     "BOUNCED_TAG",
+    "check_dunning",
     "letter_problems",
     "rate_table_problems",
     "reach_problem",
@@ -54,6 +58,13 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 def sender_problems(sender: Sender) -> list[str]:
     """What the sender lacks for a letter a debtor can pay, as `sender has no IBAN` lines."""
+    return list(_sender_problems(sender))
+
+
+@functools.lru_cache(maxsize=1024)
+def _sender_problems(sender: Sender) -> tuple[str, ...]:
+    # One administration's letters share one sender: checked once, not per letter (a plan
+    # holds up to a hundred thousand letters).
     problems: list[str] = []
     if not sender.name.strip():
         problems.append("sender has no name")
@@ -73,15 +84,19 @@ def sender_problems(sender: Sender) -> list[str]:
         problems.append("sender has no reply address (email)")
     elif not _EMAIL.match(sender.email.strip()):
         problems.append(f"sender's reply address {sender.email!r} is not an e-mail address")
-    return problems
+    return tuple(problems)
 
 
-def letter_problems(letter: Letter) -> list[str]:
-    """Why a message to the debtor may not go out; empty when it may."""
+def letter_problems(letter: Letter, *, reference_made_here: bool = False) -> list[str]:
+    """Why a message to the debtor may not go out; empty when it may.
+
+    `reference_made_here`: the plan made the betalingskenmerk itself (with its check digit),
+    so only its presence is checked, not its check digit again for every letter."""
     problems = sender_problems(letter.sender)
     if letter.total <= 0:
         problems.append("the letter has no amount to pay")
-    if not law.is_valid_betalingskenmerk(letter.payment_reference):
+    reference = letter.payment_reference
+    if not reference or not (reference_made_here or law.is_valid_betalingskenmerk(reference)):
         problems.append("the letter has no valid payment reference")
     return problems
 
@@ -233,4 +248,49 @@ def template_problems(
                 lines.append(f"template {language}/{template}: {exc}")
             except Exception as exc:  # noqa: BLE001 - a check reports, it does not stop
                 lines.append(f"template {language}/{template}: {type(exc).__name__}: {exc}")
+    return lines
+
+
+def check_dunning(settings: Settings, store: Store, *, today: date | None = None) -> list[str]:
+    """Every dunning problem line for `connector check`: each administration's sender, the
+    rate table's coverage, and each administration's templates for a sample debtor. One
+    call for the command's list of checks (a configuration error is itself one line)."""
+    from connector.dunning.policy import load_dunning_config
+    from connector.dunning.render import TEMPLATE_NAMES
+    from connector.dunning.render import TemplateRenderer
+    from connector.store.records import list_administrations
+
+    try:
+        config = load_dunning_config(settings)
+        with store.begin() as conn:
+            admins = list_administrations(conn)
+        own = {}
+        for admin in admins:
+            found = config.for_administration(admin.id, admin.external_id, admin.name)
+            if found.templates_dir:
+                own[admin.id] = found.templates_dir
+        renderer = TemplateRenderer(templates_dir=config.templates_dir, templates_dirs=own)
+        rates = config.rate_table()
+    except ConfigError as exc:
+        return [str(exc)]
+    senders = [
+        (
+            admin.name,
+            config.sender_for(
+                config.for_administration(admin.id, admin.external_id, admin.name),
+                admin.name,
+                admin.country,
+            ),
+        )
+        for admin in admins
+    ]
+    day = today or date.today()  # noqa: DTZ011 - a coverage check, a day either way is fine
+    lines = sender_completeness_problems(senders)
+    lines.extend(rate_table_problems(rates, day, config.rate_table_source))
+    templates = [
+        (admin.id, name, sender)
+        for admin, (_name, sender) in zip(admins, senders, strict=True)
+        for name in TEMPLATE_NAMES
+    ]
+    lines.extend(template_problems(renderer, templates, day))
     return lines

@@ -163,3 +163,27 @@ def test_check_lines_for_templates(tmp_path):
         TemplateRenderer(templates_dir=tmp_path), [(1, "reminder_1", SENDER)], date(2026, 3, 6)
     )
     assert len(lines) == 1 and lines[0].startswith("template nl/reminder_1:")
+
+
+def test_check_dunning_gives_one_line_per_problem_for_connector_check(world):
+    import tomllib
+    from types import MappingProxyType
+
+    from connector.dunning.readiness import check_dunning
+    from connector.settings import Settings
+
+    day = law.shipped_rate_table().known_through
+    bare = check_dunning(Settings(), world.store, today=day)
+    assert any(
+        line.startswith("administration Acme: letters are held: sender has no IBAN")
+        for line in bare
+    )
+    fields = "\n".join(f'{k} = "{v}"' for k, v in COMPLETE_SENDER.items())
+    text = f"[administrations.Acme.sender]\n{fields}\n"
+    settings = Settings(raw=MappingProxyType(tomllib.loads(text)))
+    assert check_dunning(settings, world.store, today=day) == []
+    [late] = check_dunning(settings, world.store, today=date(2099, 1, 1))
+    assert late.startswith(f"interest rate table ends {day}")
+    broken = Settings(raw=MappingProxyType(tomllib.loads('[dunning]\nmode = "x"\n')))
+    [line] = check_dunning(broken, world.store, today=day)
+    assert "dunning.mode" in line
