@@ -97,8 +97,16 @@ def test_every_demo_letter_is_complete_and_reaches_its_debtor(cli):
     table_end = law.shipped_rate_table().known_through
     if date.today() > table_end:
         assert any(h["status_reason"] == f"interest rate table ends {table_end}" for h in history)
+    # The demo wrote its senders and review mode to ./connector.toml: the plan agrees.
     plan = cli("dunning", "plan")
     assert plan.code == 0
+    if date.today() > table_end:
+        assert plan.out.startswith(
+            f"interest rate table ends {table_end}: letters that would charge interest are "
+            f"held; add the rates from {date.fromordinal(table_end.toordinal() + 1)} to "
+            "[dunning] interest_rates_file"
+        )
+    assert "blocked: sender" not in plan.out
 
 
 ITEMS = """invoice_number,debtor_code,invoice_date,due_date,amount,open_amount,currency
