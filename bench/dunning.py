@@ -28,17 +28,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 from sqlalchemy import update
 
 from connector.domain import Administration
 from connector.dunning import store as dstore
 from connector.dunning.plan import plan
+from connector.dunning.policy import AdministrationSettings
 from connector.dunning.policy import default_config
 from connector.dunning.tables import ActionStatus
 from connector.dunning.tables import dunning_actions
@@ -212,11 +215,29 @@ class Timer:
         self.items = self.letters = self.stored = self.links = 0
 
 
+#: A complete sender, so that the letters are sendable (an incomplete one holds them all).
+SENDER = MappingProxyType(
+    {
+        "street": "Molenstraat 12",
+        "postal_code": "3512 AB",
+        "city": "Utrecht",
+        "email": "debiteuren@bench.example",
+        "iban": "NL91ABNA0417164300",
+        "kvk_number": "12345678",
+    }
+)
+
+
 def dun(store: Store, day: date) -> Timer:
-    config = default_config()
     timer = Timer()
     with store.begin() as conn:
         admins = records.list_administrations(conn)
+    config = replace(
+        default_config(),
+        administrations=MappingProxyType(
+            {str(a.id): AdministrationSettings(sender=SENDER) for a in admins}
+        ),
+    )
     for admin in admins:
         started, started_cpu = time.perf_counter(), time.process_time()
         with store.begin() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tomllib
 from datetime import date
 from datetime import timedelta
 from importlib.resources import files
@@ -18,6 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 ITEM_DATE_COLUMNS = ("invoice_date", "due_date")
+SENDER_FILE = "sender.toml"  # the administration as sender of its letters (not copied)
 _COPIED_AS_IS = ("administration.toml", "debtors.csv")
 
 
@@ -68,3 +70,32 @@ def shift_dates(items_csv: str, shift: timedelta) -> str:
                 row[column] = (date.fromisoformat(row[column]) + shift).isoformat()
         writer.writerow(row)
     return out.getvalue()
+
+
+def demo_senders() -> dict[str, dict[str, str]]:
+    """Per demo administration name, its fictitious but complete sender (the fields of
+    connector.dunning.model.Sender), so that every demo letter can be paid."""
+    senders: dict[str, dict[str, str]] = {}
+    for source in sorted(shipped_data().iterdir(), key=lambda entry: entry.name):
+        if not source.is_dir() or not (source / SENDER_FILE).is_file():
+            continue
+        admin = tomllib.loads((source / "administration.toml").read_text(encoding="utf-8"))
+        table = tomllib.loads((source / SENDER_FILE).read_text(encoding="utf-8"))["sender"]
+        senders[str(admin["name"])] = {str(k): str(v) for k, v in table.items()}
+    return senders
+
+
+def sender_config_toml() -> str:
+    """The demo senders as `[administrations."NAME".sender]` tables of connector.toml, for
+    running the demo data outside `connector demo` (tests, trying a live run)."""
+    lines: list[str] = []
+    for name, sender in demo_senders().items():
+        lines.append(f"[administrations.{_toml_string(name)}.sender]")
+        lines.extend(f"{key} = {_toml_string(value)}" for key, value in sender.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

@@ -61,7 +61,9 @@ def aging(
 ) -> list[AgingRow]:
     """Open amounts per overdue bucket, one row per administration and currency.
 
-    Credit notes count in the bucket of their own due date, so the total is the net balance.
+    A credit note (a negative open amount) is owed to the debtor and never overdue: it counts
+    under "not due", so the overdue buckets show only what is late and the total is still the
+    net balance.
     """
     rows: list[AgingRow] = []
     for admin in admins:
@@ -77,7 +79,8 @@ def aging(
             )
         )
         for currency, due, amount in result:
-            sums[currency][bucket_of((day - due).days)] += amount
+            bucket = bucket_of((day - due).days) if amount > 0 else BUCKETS[0]
+            sums[currency][bucket] += amount
             counts[currency] += 1
         currencies = sorted(sums) or [admin.currency]
         for currency in currencies:
@@ -105,8 +108,13 @@ class DsoRow:
     months_used: int
     history_from: date | None
     # False when the walk back ran out of known invoices before the receivables were
-    # covered: the figure is then a lower bound for the history the store has seen.
+    # covered, or when the months it used lie (partly) before the store started watching the
+    # ledger: invoices paid before the first sync were never seen, so those months' sales are
+    # missing and the figure is too high. `basis` says which.
     complete: bool
+    watched_since: date | None = None  # the local date of the first item the store saw
+    window_from: date | None = None  # the first month the countback used
+    basis: str = ""  # what the figure is based on, in one line
 
 
 def _month_start(day: date) -> date:
@@ -172,17 +180,42 @@ def dso(
                 open_items.c.amount,
                 open_items.c.open_amount,
                 open_items.c.status,
+                open_items.c.first_seen_at,
             ).where(
                 (open_items.c.administration_id == admin.id)
                 & (open_items.c.currency == admin.currency)
             )
         )
-        for invoice_date, amount, open_amount, status in result:
+        first_seen: datetime | None = None
+        for invoice_date, amount, open_amount, status, seen in result:
             if status == ItemStatus.OPEN.value:
                 receivables += open_amount
             if invoice_date is not None and invoice_date <= day:
                 sales[_month_start(invoice_date)] += amount if amount is not None else open_amount
-        days, used, complete = countback_dso(receivables, dict(sales), day)
+            if seen is not None and (first_seen is None or seen < first_seen):
+                first_seen = seen
+        days, used, walked = countback_dso(receivables, dict(sales), day)
+        watched = first_seen.astimezone(ZoneInfo(admin.timezone)).date() if first_seen else None
+        window = _month_start(day)
+        for _ in range(max(used - 1, 0)):
+            window = _previous_month(window)
+        # The sales of a month are all known only when the store watched the whole month.
+        covered = watched is not None and (used == 0 or watched <= window)
+        complete = walked and covered
+        if used == 0:
+            basis = "no receivables" if receivables <= 0 else "no sales known"
+        else:
+            basis = (
+                f"countback over {used} month(s) from {window:%Y-%m} of the invoices the store "
+                f"has seen since {watched}"
+            )
+            if not covered:
+                basis += (
+                    f"; incomplete: invoices paid before {watched} were never seen, so the "
+                    "figure is too high"
+                )
+            elif not walked:
+                basis += "; incomplete: the known sales do not cover the receivables"
         rows.append(
             DsoRow(
                 administration_id=admin.id,
@@ -193,6 +226,9 @@ def dso(
                 months_used=used,
                 history_from=min(sales) if sales else None,
                 complete=complete,
+                watched_since=watched,
+                window_from=window if used else None,
+                basis=basis,
             )
         )
     return rows

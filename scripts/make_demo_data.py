@@ -1564,8 +1564,64 @@ def write_csv(path: Path, header: Sequence[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
+#: Each administration as the sender of its letters: fictitious but complete, so that every
+#: demo letter carries what a debtor needs to pay and what Dutch business letters must show
+#: (connector.dunning.readiness). The IBANs use the bank code DEMO, which no bank has, with
+#: valid check digits; the KvK numbers are 8 digits; the addresses are made up.
+SENDERS: dict[str, dict[str, str]] = {
+    "bakkerij-van-dijk": {
+        "street": "Molenstraat 12",
+        "postal_code": "3811 BH",
+        "city": "Amersfoort",
+        "email": "debiteuren@bakkerijvandijk.example",
+        "phone": "033-4610021",
+        "iban": "DEMO0417164301",
+        "kvk_number": "90417164",
+        "vat_number": "NL004171640B01",
+        "website": "bakkerijvandijk.example",
+        "signature": "Met vriendelijke groet,\n\nAdministratie Bakkerij van Dijk",
+    },
+    "installatiebedrijf-jansen": {
+        "street": "Industrieweg 7",
+        "postal_code": "7202 CA",
+        "city": "Zutphen",
+        "email": "facturen@installatiebedrijfjansen.example",
+        "phone": "0575-512893",
+        "iban": "DEMO0512893407",
+        "kvk_number": "90512893",
+        "vat_number": "NL005128936B01",
+        "website": "installatiebedrijfjansen.example",
+        "signature": "Met vriendelijke groet,\n\nAfdeling debiteuren\nInstallatiebedrijf Jansen",
+    },
+    "studio-noord": {
+        "street": "Oude Boteringestraat 44",
+        "postal_code": "9712 GK",
+        "city": "Groningen",
+        "email": "administratie@studionoord.example",
+        "phone": "050-3639274",
+        "iban": "DEMO0639274518",
+        "kvk_number": "90639274",
+        "vat_number": "NL006392702B01",
+        "website": "studionoord.example",
+        "signature": "Met vriendelijke groet,\n\nStudio Noord",
+    },
+}
+
+
+def sender_toml(slug: str) -> str:
+    """The `[sender]` table of one demo administration (connector.dunning.model.Sender)."""
+    values = dict(SENDERS[slug])
+    bban = values.pop("iban")
+    values["iban"] = stdnum_iban.validate(
+        "NL" + stdnum_iban.calc_check_digits("NL00" + bban) + bban
+    )
+    lines = ["# The administration as sender of its letters (fictitious).", "[sender]"]
+    lines.extend(f"{key} = {toml_string(value)}" for key, value in values.items())
+    return "\n".join(lines) + "\n"
+
+
 def toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def main() -> None:
@@ -1591,6 +1647,7 @@ def main() -> None:
             'currency = "EUR"\ntimezone = "Europe/Amsterdam"\ncountry = "NL"\n',
             encoding="utf-8",
         )
+        (directory / "sender.toml").write_text(sender_toml(company.slug), encoding="utf-8")
         write_csv(directory / "debtors.csv", DEBTOR_COLUMNS, [d.row() for d in debtors])
         write_csv(directory / "items.csv", ITEM_COLUMNS, [it.row() for it in items])
         n_debtors += len(debtors)

@@ -288,11 +288,37 @@ _BETWEEN_TAGS: Final = re.compile(r">\s*\n\s*<")
 _ITALIC_TAG: Final = re.compile(r"<(i|em|blockquote)[\s>]", re.IGNORECASE)
 
 
+#: A letter that spills onto a second page for at most this much (mm below the top margin of
+#: the next page: a handful of lines, a signature) is set again in a smaller body font.
+SPILL_MM: Final = 45.0
+#: The body font sizes tried, largest first, to keep such a letter on one page.
+FIT_FONT_SIZES: Final = (BODY_FONT_SIZE, 8.5, 8.0)
+
+
 def build_letter_pdf(letter: Letter, rendered: Rendered) -> bytes:
-    """The PDF letter (A4) for `letter`, its body taken from `rendered.html`."""
+    """The PDF letter (A4) for `letter`, its body taken from `rendered.html`.
+
+    A letter whose last few lines would spill onto a second page is laid out again in a
+    slightly smaller body font (down to 8 pt) so that it fits on one page; a letter that is
+    really longer keeps the normal size and runs on."""
     # Whitespace with a line break between two tags is layout of the template file, not
     # text: fpdf2 would turn it into empty lines.
     body = _BETWEEN_TAGS.sub("><", extract_letter_body(rendered.html)).strip()
+    first, pages, spill = _layout(letter, rendered, body, FIT_FONT_SIZES[0])
+    if pages != 2 or spill > SPILL_MM:
+        return first
+    for size in FIT_FONT_SIZES[1:]:
+        smaller, pages, _ = _layout(letter, rendered, body, size)
+        if pages == 1:
+            return smaller
+    return first
+
+
+def _layout(
+    letter: Letter, rendered: Rendered, body: str, font_size: float
+) -> tuple[bytes, int, float]:
+    """The PDF at one body font size, its number of pages and how far (mm) the text runs
+    down the last page below its top margin."""
     pdf = _LetterPDF(letter, rendered.subject, italics=_ITALIC_TAG.search(body) is not None)
     created = datetime.combine(letter.letter_date, time(0, 0), tzinfo=UTC)
     pdf.set_creation_date(created)
@@ -310,7 +336,7 @@ def build_letter_pdf(letter: Letter, rendered: Rendered) -> bytes:
     pdf.set_text_color(*_BLACK)
     pdf.multi_cell(pdf.epw, 5.5, rendered.subject, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    pdf.set_font(_FONT, "", BODY_FONT_SIZE)
+    pdf.set_font(_FONT, "", font_size)
     pdf.write_html(
         body,
         font_family=_FONT,
@@ -318,7 +344,9 @@ def build_letter_pdf(letter: Letter, rendered: Rendered) -> bytes:
         table_line_separators=True,
         warn_on_tags_not_matching=False,
     )
-    return bytes(pdf.output())
+    pages = pdf.page_no()
+    spill = pdf.get_y() - TOP_NEXT_PAGES
+    return bytes(pdf.output()), pages, spill
 
 
 # --------------------------------------------------------------------------------------------

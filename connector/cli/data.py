@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -36,6 +37,7 @@ from connector.sync import discover
 from connector.sync import sync_all
 
 logger = logging.getLogger("connector")
+_ONE = Decimal(1)
 
 
 @click.command()
@@ -139,12 +141,15 @@ def sync(ctx: Context, administration: str | None, full: bool) -> None:
 
 @click.command()
 @administration_option
+@click.option("--debtor", metavar="CODE", help="Only this debtor.")
 @json_option
 @pass_context
-def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
+def debtors(ctx: Context, administration: str | None, debtor: str | None, as_json: bool) -> None:
     """List debtors."""
     with ctx.store().begin() as conn:
         rows = records.list_debtors(conn, administration_ids=admin_ids(conn, administration))
+    if debtor:
+        rows = [r for r in rows if r.code == debtor]
     if as_json:
         write_json(
             [
@@ -175,8 +180,10 @@ def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
     )
 
 
-def _item_status(status: str, due: date, today: date) -> str:
-    if status == ItemStatus.OPEN.value and due < today:
+def _item_status(status: str, due: date, today: date, open_amount: Decimal = _ONE) -> str:
+    """`overdue` for an open invoice past its due date; a credit note (a negative amount) is
+    owed to the debtor, never overdue."""
+    if status == ItemStatus.OPEN.value and due < today and open_amount > 0:
         return "overdue"
     return status
 
@@ -190,16 +197,28 @@ def _item_status(status: str, due: date, today: date) -> str:
     show_default=True,
     help="open includes overdue items.",
 )
+@click.option("--debtor", metavar="CODE", help="Only this debtor's items.")
 @json_option
 @pass_context
-def items(ctx: Context, administration: str | None, status: str, as_json: bool) -> None:
-    """List open items (invoices and credit notes)."""
+def items(
+    ctx: Context, administration: str | None, status: str, debtor: str | None, as_json: bool
+) -> None:
+    """List open items (invoices and credit notes), with each debtor's name."""
     with ctx.store().begin() as conn:
         admins = {a.id: a for a in selected_admins(conn, administration)}
         stored = {"open": "open", "overdue": "open", "paid": "paid", "all": None}[status]
         rows = records.list_items(conn, administration_ids=list(admins), status=stored)
+        names = {
+            (d.administration_id, d.code): d.name
+            for d in records.list_debtors(conn, administration_ids=list(admins))
+        }
+    if debtor:
+        rows = [r for r in rows if r.debtor_code == debtor]
     today = {a.id: reports.local_today(a.timezone) for a in admins.values()}
-    shown = [(r, _item_status(r.status, r.due_date, today[r.administration_id])) for r in rows]
+    shown = [
+        (r, _item_status(r.status, r.due_date, today[r.administration_id], r.open_amount))
+        for r in rows
+    ]
     if status == "overdue":
         shown = [(r, s) for r, s in shown if s == "overdue"]
     if as_json:
@@ -211,6 +230,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
                     "external_id": r.external_id,
                     "invoice_number": r.invoice_number,
                     "debtor_code": r.debtor_code,
+                    "debtor_name": names.get((r.administration_id, r.debtor_code), ""),
                     "invoice_date": r.invoice_date,
                     "due_date": r.due_date,
                     "currency": r.currency,
@@ -223,13 +243,14 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
         )
         return
     write_table(
-        ["ADM", "ID", "INVOICE", "DEBTOR", "DUE", "CUR", "OPEN", "STATUS"],
+        ["ADM", "ID", "INVOICE", "DEBTOR", "NAME", "DUE", "CUR", "OPEN", "STATUS"],
         [
             (
                 r.administration_id,
                 r.id,
                 r.invoice_number,
                 r.debtor_code,
+                names.get((r.administration_id, r.debtor_code), ""),
                 r.due_date,
                 r.currency,
                 amount_text(r.open_amount),
@@ -238,7 +259,7 @@ def items(ctx: Context, administration: str | None, status: str, as_json: bool) 
             for r, s in shown
         ],
         sys.stdout,
-        right=(0, 1, 6),
+        right=(0, 1, 7),
     )
 
 
@@ -324,6 +345,9 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
                     "months_used": r.months_used,
                     "history_from": r.history_from,
                     "complete": r.complete,
+                    "window_from": r.window_from,
+                    "watched_since": r.watched_since,
+                    "based_on": r.basis,
                 }
                 for r in rows
             ],
@@ -338,7 +362,9 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
                 r.administration,
                 r.currency,
                 amount_text(r.receivables),
-                "-" if r.dso_days is None else f"{r.dso_days}{'' if r.complete else ' (at least)'}",
+                "-"
+                if r.dso_days is None
+                else f"{r.dso_days}{'' if r.complete else ' (incomplete)'}",
                 r.history_from or "-",
             )
             for r in rows
@@ -346,6 +372,8 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
         sys.stdout,
         right=(0, 3, 4),
     )
+    for r in rows:
+        click.echo(f"  {r.administration}: {r.basis}")
 
 
 @click.command()
@@ -386,6 +414,7 @@ def demo(ctx: Context, data_dir: str) -> None:
     _print_aging(rows, sys.stdout)
     if any(not s.ok for s in summaries):
         sys.exit(1)
+    _demo_config(ctx)
     _demo_dunning(ctx, admins)
     click.echo(
         "\nNext: connector dunning history | connector items --status overdue | "
@@ -393,21 +422,53 @@ def demo(ctx: Context, data_dir: str) -> None:
     )
 
 
+def _demo_config(ctx: Context) -> None:
+    """Without a config file, write ./connector.toml with the demo senders and review mode, so
+    that the commands after the demo (`dunning plan`, `dunning preview`, `check`) see the
+    letters as the demo made them. An existing config file is never touched."""
+    from connector.demo import sender_config_toml
+    from connector.settings import DEFAULT_CONFIG
+
+    if ctx.settings.config_path is not None or Path(DEFAULT_CONFIG).exists():
+        return
+    Path(DEFAULT_CONFIG).write_text(
+        "# Written by `connector demo`: the demo administrations' fictitious senders, and\n"
+        "# review mode (letters are written to ./review, nothing is sent).\n"
+        '[dunning]\nmode = "review"\n\n' + sender_config_toml(),
+        encoding="utf-8",
+    )
+    click.echo(f"\nwrote {DEFAULT_CONFIG}: the demo senders, and dunning in review mode")
+
+
 def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
-    """The dunning run of the demo: every e-mail and letter goes into ./outbox as files."""
-    from connector.channels.outbox import OutboxChannel
+    """The dunning run of the demo, in review mode: every letter is written to the review
+    folder as the .eml and PDF it would be sent as; nothing is sent."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
     from connector.cli.dunning import build_channels
     from connector.cli.dunning import build_renderer
     from connector.cli.dunning import dunning_config
-    from connector.dunning.model import ChannelKind
+    from connector.demo import demo_senders
+    from connector.dunning.policy import AdministrationSettings
+    from connector.dunning.policy import Mode
     from connector.dunning.run import Dunning
 
     store = ctx.store()
     config = dunning_config(ctx)
-    outbox = OutboxChannel(Path("outbox"))
+    # The demo administrations send as their fictitious senders, in review mode; what the
+    # configuration says about an administration of the same name wins for the sender.
+    own = dict(config.administrations)
+    for name, sender in demo_senders().items():
+        found = own.get(name, AdministrationSettings())
+        own[name] = replace(
+            found,
+            mode=Mode.REVIEW,
+            approval=None,
+            sender=MappingProxyType({**sender, **found.sender}),
+        )
+    config = replace(config, administrations=MappingProxyType(own))
     channels = build_channels(ctx, config, store)
-    for kind in (ChannelKind.EMAIL, ChannelKind.LETTER, ChannelKind.OUTBOX):
-        channels[kind] = outbox  # nothing leaves this machine in the demo
     runner = Dunning(
         store,
         config,
@@ -416,30 +477,39 @@ def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
         renderer=build_renderer(config, admins),
     )
     report = runner.run(admins)
-    click.echo("\nDunning run (everything written to ./outbox, nothing sent):")
+    click.echo(f"\nDunning run in review mode (written to ./{config.review_folder}, nothing sent):")
     rows = []
     paths: list[str] = []
+    reasons: dict[str, int] = {}
     for run in report.administrations:
         rows.append(
             (
                 run.administration,
                 run.planned,
+                len(run.reviewed),
+                len(run.blocked),
                 len(run.sent),
-                run.awaiting_approval,
                 len(run.retry),
-                len(run.uncertain),
                 run.error or "-",
             )
         )
-        for outcome in run.sent:
+        for outcome in run.reviewed:
             paths.extend(ref for ref in outcome.references if ref.endswith(".eml"))
+        for outcome in run.blocked:
+            reasons[outcome.detail] = reasons.get(outcome.detail, 0) + 1
     write_table(
-        ["ADMINISTRATION", "PLANNED", "SENT", "APPROVAL", "RETRY", "UNCERTAIN", "ERRORS"],
+        ["ADMINISTRATION", "PLANNED", "REVIEW", "BLOCKED", "SENT", "RETRY", "ERRORS"],
         rows,
         sys.stdout,
         right=(1, 2, 3, 4, 5),
     )
+    if reasons:
+        click.echo("\nHeld (blocked), by reason:")
+        for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"  {count:4d}  blocked: {reason}")
     if paths:
-        click.echo(f"\n{len(paths)} messages in outbox/ (each .eml with its .pdf letter), e.g.:")
+        click.echo(
+            f"\n{len(paths)} letters in {config.review_folder}/ (each .eml with its .pdf), e.g.:"
+        )
         for path in sorted(paths)[:5]:
             click.echo(f"  {path}")

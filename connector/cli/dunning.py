@@ -32,6 +32,7 @@ from connector.cli.context import administration_option
 from connector.cli.context import json_option
 from connector.cli.context import pass_context
 from connector.cli.context import selected_admins
+from connector.domain import Debtor
 from connector.domain import ItemStatus
 from connector.domain import Money
 from connector.domain import OpenItem
@@ -111,16 +112,24 @@ def message_channels(ctx: Context, config: DunningConfig) -> dict[ChannelKind, C
     return configured_channels(ctx.settings, os.environ)
 
 
+def email_options(channels: dict[ChannelKind, Channel]) -> Any:
+    """The configured e-mail channel's message options (From, Reply-To, domain), so that a
+    review or preview .eml is the message the e-mail channel would send; None without one."""
+    return getattr(channels.get(ChannelKind.EMAIL), "options", None)
+
+
 def make_dunning(ctx: Context, admins: Sequence[AdministrationRecord]) -> Dunning:
     config = dunning_config(ctx)
     store = ctx.store()
+    channels = build_channels(ctx, config, store)
     return Dunning(
         store,
         config,
         ledger_for=ctx.ledger_for,
-        channels=build_channels(ctx, config, store),
+        channels=channels,
         renderer=build_renderer(config, admins),
         payment_links=payment_links(ctx),
+        message_options=email_options(channels),
     )
 
 
@@ -172,12 +181,29 @@ def _letter_json(action: PlannedAction) -> dict[str, Any]:
         "pay_by": letter.pay_by,
         "payment_reference": letter.payment_reference,
         "legal_term_end": letter.legal_term.term_end if letter.legal_term else None,
+        "debtor_name": letter.debtor.name,
         "approval": action.approval,
+        "status": "blocked" if action.hold else ("approval" if action.approval else "ready"),
+        "blocked": action.hold or None,
         "notes": list(action.notes),
     }
 
 
-def _print_plan(result: PlanResult, names: dict[int, str]) -> None:
+def _debtor_label(debtor: Debtor) -> str:
+    """`D1 Bakkerij De Korf B.V.`: the code and, beside it, the name (cut to fit a table)."""
+    name = debtor.name if debtor.name != debtor.code else ""
+    if len(name) > 28:
+        name = name[:27] + "…"
+    return f"{debtor.code} {name}".strip()
+
+
+def _print_plan(result: PlanResult, names: dict[int, str], rates_source: str = "") -> None:
+    if result.rates_end is not None:
+        click.echo(
+            f"interest rate table ends {result.rates_end}: letters that would charge interest "
+            f"are held; add the rates from {result.rates_end + timedelta(days=1)} to "
+            f"{rates_source or '[dunning] interest_rates_file'}\n"
+        )
     write_table(
         [
             "ADMINISTRATION",
@@ -189,11 +215,12 @@ def _print_plan(result: PlanResult, names: dict[int, str]) -> None:
             "COSTS",
             "INTEREST",
             "TOTAL",
+            "STATUS",
         ],
         [
             (
                 names.get(a.letter.administration_id, a.letter.administration_id),
-                a.letter.debtor.code,
+                _debtor_label(a.letter.debtor),
                 a.letter.step_name,
                 ",".join(c.value for c in a.letter.channels),
                 len(a.letter.items),
@@ -201,6 +228,7 @@ def _print_plan(result: PlanResult, names: dict[int, str]) -> None:
                 amount_text(a.letter.collection_costs + a.letter.collection_costs_vat),
                 amount_text(a.letter.interest),
                 amount_text(a.letter.total),
+                "blocked" if a.hold else ("approval" if a.approval else "ready"),
             )
             for a in result.actions
         ],
@@ -208,6 +236,8 @@ def _print_plan(result: PlanResult, names: dict[int, str]) -> None:
         right=(4, 5, 6, 7, 8),
     )
     for action in result.actions:
+        if action.hold:
+            click.echo(f"  {action.key}: blocked: {action.hold}")
         for note in action.notes:
             click.echo(f"  {action.key}: {note}")
     if result.waiting:
@@ -238,6 +268,12 @@ def _print_report(report: RunReport) -> None:
         for outcome in run.sent:
             where = ", ".join(outcome.references)
             click.echo(f"  sent {outcome.key}" + (f": {where}" if where else ""))
+        if run.reviewed:
+            click.echo(
+                f"  review mode: {len(run.reviewed)} letter(s) written for reading, none sent"
+            )
+        for outcome in run.blocked:
+            click.echo(f"  held {outcome.key}: blocked: {outcome.detail}")
         for outcome in run.cancelled:
             click.echo(f"  cancelled {outcome.key}: {outcome.detail}")
         for outcome in run.retry:
@@ -261,11 +297,16 @@ def dunning() -> None:
 
 @dunning.command("plan")
 @click.option("--date", "on_date", type=DATE, help="Plan for this date (default: today).")
+@click.option("--debtor", metavar="CODE", help="Only this debtor's letters.")
 @administration_option
 @json_option
 @pass_context
 def plan_command(
-    ctx: Context, on_date: datetime | None, administration: str | None, as_json: bool
+    ctx: Context,
+    on_date: datetime | None,
+    debtor: str | None,
+    administration: str | None,
+    as_json: bool,
 ) -> None:
     """What a run would send, from the store as it is (the run re-reads the ledger first)."""
     with ctx.store().begin() as conn:
@@ -273,10 +314,13 @@ def plan_command(
     config = dunning_config(ctx)
     runner = Dunning(ctx.store(), config, ledger_for=ctx.ledger_for, channels={})
     result = runner.plan_only(admins, _day(on_date))
+    if debtor:
+        result.actions = [a for a in result.actions if a.letter.debtor.code == debtor]
+        result.waiting = [w for w in result.waiting if w.debtor_code == debtor]
     if as_json:
         write_json([_letter_json(a) for a in result.actions], sys.stdout)
         return
-    _print_plan(result, {a.id: a.name for a in admins})
+    _print_plan(result, {a.id: a.name for a in admins}, config.rate_table_source)
 
 
 @dunning.command("run")
@@ -294,12 +338,82 @@ def run_command(
         config = dunning_config(ctx)
         runner = Dunning(ctx.store(), config, ledger_for=ctx.ledger_for, channels={})
         click.echo("dry run: nothing is read, stored or sent\n")
-        _print_plan(runner.plan_only(admins, _day(on_date)), {a.id: a.name for a in admins})
+        _print_plan(
+            runner.plan_only(admins, _day(on_date)),
+            {a.id: a.name for a in admins},
+            config.rate_table_source,
+        )
         return
     report = make_dunning(ctx, admins).run(admins, on_date=_day(on_date))
     _print_report(report)
     if not report.ok:
         sys.exit(1)
+
+
+@dunning.command("preview")
+@click.argument("target", metavar="DEBTOR|LETTER")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Folder to write into (default: [dunning] review_folder).",
+)
+@click.option("--date", "on_date", type=DATE, help="As on this date (default: today).")
+@administration_option
+@pass_context
+def preview_command(
+    ctx: Context,
+    target: str,
+    out_dir: str | None,
+    on_date: datetime | None,
+    administration: str | None,
+) -> None:
+    """Write the exact e-mail (.eml) and PDF a letter would be sent as, and send nothing.
+
+    LETTER is a letter's id or key from `connector dunning history`; DEBTOR a debtor code,
+    whose letters of today's plan are written."""
+    with ctx.store().begin() as conn:
+        admins = selected_admins(conn, administration)
+        by_id = {a.id: a for a in admins}
+        stored: list[dstore.ActionRecord] = []
+        if target.isdigit():
+            found = dstore.list_actions(conn, administration_ids=list(by_id))
+            stored = [a for a in found if a.id == int(target)]
+        if not stored and "/" in target:
+            found = dstore.list_actions(conn, administration_ids=list(by_id))
+            stored = [a for a in found if a.key == target]
+    runner = make_dunning(ctx, admins)
+    folder = Path(out_dir or runner.config.review_folder)
+    written: list[str] = []
+    held: list[str] = []
+    if stored:
+        action = stored[0]
+        admin = by_id[action.administration_id]
+        today = _day(on_date) or local_today(admin.timezone, _now())
+        letter, path = runner.preview(admin, action, today, folder)
+        written.append(path)
+        if action.status == ActionStatus.BLOCKED.value:
+            held.append(f"{action.key}: blocked: {action.status_reason}")
+    else:
+        result = runner.plan_only(admins, _day(on_date))
+        mine = [a for a in result.actions if a.letter.debtor.code == target]
+        if not mine:
+            msg = (
+                f"no letter {target!r}: give a letter's id or key (connector dunning history) "
+                "or the code of a debtor with a letter in today's plan (connector dunning plan)"
+            )
+            raise NotFound(msg)
+        for planned in mine:
+            admin = by_id[planned.letter.administration_id]
+            letter = runner.with_payment_link(runner.with_invoice_copies(admin, planned.letter))
+            written.append(runner.write_preview(letter, folder))
+            if planned.hold:
+                held.append(f"{planned.key}: blocked: {planned.hold}")
+    for path in written:
+        pdf = Path(path).with_suffix(".pdf")
+        click.echo(f"{path}" + (f"  {pdf}" if pdf.exists() and path.endswith(".eml") else ""))
+    for line in held:
+        click.echo(f"  not sendable as it is: {line}")
 
 
 @dunning.command("approve")
@@ -417,7 +531,13 @@ def history_command(
     )
     for a in actions:
         if (
-            a.status in (ActionStatus.UNCERTAIN.value, ActionStatus.PENDING.value)
+            a.status
+            in (
+                ActionStatus.UNCERTAIN.value,
+                ActionStatus.PENDING.value,
+                ActionStatus.BLOCKED.value,
+                ActionStatus.REVIEW.value,
+            )
             and a.status_reason
         ):
             click.echo(f"  {a.id} {a.status}: {a.status_reason}")

@@ -67,6 +67,7 @@ __all__ = [
     "RateNotKnown",
     "RatePeriod",
     "RateTable",
+    "merge_rate_tables",
     "StatementKind",
     "apply_payment",
     "betalingskenmerk_check_digit",
@@ -584,7 +585,8 @@ class RateTable:
             msg = (
                 f"no statutory {kind} interest rate known for {first}..{last}: the rate table "
                 f"covers {self.known_from}..{self.known_through}; add the missing rates "
-                "(connector/dunning/interest_rates.toml, or load your own table)"
+                "with [dunning] interest_rates_file (a TOML file in the format of the shipped "
+                "connector/dunning/interest_rates.toml)"
             )
             raise RateNotKnown(msg)
 
@@ -652,6 +654,25 @@ def load_rate_table(path: str | PathLike[str]) -> RateTable:
         msg = f"cannot read the interest rate table {path}: {exc.strerror or exc}"
         raise ConfigError(msg) from exc
     return parse_rate_table(text)
+
+
+def merge_rate_tables(base: RateTable, extra: RateTable) -> RateTable:
+    """`base` with the rows of `extra` added: a row of `extra` replaces the row of `base` with
+    the same effective date, and the table runs to the later of the two `known_through`s.
+
+    A deployment adds the half-year the shipped table does not have yet this way
+    (`[dunning] interest_rates_file`), without waiting for a release."""
+    rows = {period.effective_from: period for period in base.periods}
+    rows.update({period.effective_from: period for period in extra.periods})
+    periods = tuple(rows[day] for day in sorted(rows))
+    known_through = max(base.known_through, extra.known_through)
+    if extra.known_from > base.known_through + timedelta(days=1):
+        msg = (
+            f"the added rates start on {extra.known_from}, but the shipped table ends on "
+            f"{base.known_through}: add the rows in between too"
+        )
+        raise ConfigError(msg)
+    return RateTable(periods=periods, known_through=known_through)
 
 
 @functools.cache

@@ -68,7 +68,10 @@ from connector.dunning.policy import ConsumerInterestFrom
 from connector.dunning.policy import Costs
 from connector.dunning.policy import Interest
 from connector.dunning.policy import Policy
+from connector.dunning.policy import RateUnknown
 from connector.dunning.policy import Step
+from connector.dunning.readiness import letter_problems
+from connector.dunning.readiness import resolve_channels
 from connector.dunning.segments import DebtorFacts
 from connector.dunning.segments import Override
 from connector.dunning.segments import Overrides
@@ -171,6 +174,7 @@ class AdministrationView:
     default_policy: str
     sender: Sender
     approval: bool = False
+    mode: str = "live"  # connector.dunning.policy.Mode: live / approval / review
 
     @property
     def refs(self) -> frozenset[str]:
@@ -219,6 +223,9 @@ class PlannedAction:
     costs_if_unpaid: Decimal | None = None
     arrangement_id: int | None = None
     notes: tuple[str, ...] = ()
+    # Why the letter may not go out (`sender has no IBAN`): stored as `blocked` with this
+    # reason, never sent; planned again by every run until the reason is gone.
+    hold: str = ""
 
     @property
     def key(self) -> str:
@@ -247,6 +254,12 @@ class PlanResult:
     broken_arrangements: list[tuple[int, date]] = field(default_factory=list)
     completed_arrangements: list[int] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> items left out
+    # The last day of the rate table, when a letter needed a rate past it.
+    rates_end: date | None = None
+
+    @property
+    def held(self) -> list[PlannedAction]:
+        return [a for a in self.actions if a.hold]
 
     @property
     def items_planned(self) -> int:
@@ -298,6 +311,10 @@ class _Rates:
         self.rates = rates
         self.missing: str = ""
 
+    @property
+    def ends(self) -> date:
+        return (self.rates or law.shipped_rate_table()).known_through
+
     def interest(
         self,
         base: Decimal,
@@ -339,6 +356,7 @@ class _Planner:
         self._messages: dict[int, bool] = {}
         self._timings: dict[int, _Timing] = {}
         self._terms: dict[date, date] = {}
+        self.backlog: set[int] = set()  # items that start at their policy's backlog step
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -454,6 +472,12 @@ class _Planner:
         # An item without history is due for the first step when its due date is on or
         # before this day.
         first_before = today - timedelta(days=policy.steps[0].days_after_due or 1)
+        backlog_index = self.backlog_index(policy, consumer)
+        backlog_before = (
+            today - timedelta(days=policy.steps[backlog_index].nominal_offset)
+            if backlog_index is not None
+            else None
+        )
         due: dict[tuple[str, int, str], _Group] = {}
         first: dict[str, list[ItemRow]] = {}  # currency -> items due for the first step
         credits: list[ItemRow] = []
@@ -465,6 +489,31 @@ class _Planner:
                     credits.append(row)
                 continue
             state = states_get(item_id)
+            if (
+                state is None
+                and backlog_index is not None
+                and backlog_before is not None
+                and row[5] <= backlog_before
+                and not (
+                    exceptions
+                    and (
+                        item_id in disputed
+                        or item_id in item_block
+                        or item_id in held
+                        or item_id in item_policy
+                    )
+                )
+            ):
+                # A backlog found without any letter starts at the policy's backlog step
+                # (an exception below still holds a disputed, paused or arranged item).
+                self.backlog.add(item_id)
+                group_key = (policy.name, backlog_index, row[6])
+                group = due.get(group_key)
+                if group is None:
+                    due[group_key] = _Group(policy, backlog_index, row[6], [row])
+                else:
+                    group.rows.append(row)
+                continue
             if state is None and not exceptions:
                 if row[5] <= first_before:
                     bucket = first.get(row[6])
@@ -517,6 +566,18 @@ class _Planner:
                 group.rows.extend(bucket)
         if due or broken:
             self.letters(admin, debtor, today, due, credits, broken, rows)
+
+    @staticmethod
+    def backlog_index(policy: Policy, consumer: bool) -> int | None:
+        """Where a backlog starts; for a consumer never past the first final notice (the
+        14-day letter must come before costs or a hand-over, art. 6:96 lid 6 BW)."""
+        index = policy.backlog_index
+        if index is None or not consumer:
+            return index
+        for position, step in enumerate(policy.steps[: index + 1]):
+            if step.kind is StepKind.FINAL_NOTICE:
+                return position
+        return index
 
     def debtor_policy(
         self,
@@ -704,8 +765,14 @@ class _Planner:
             return f"{net} is below the step's minimum of {step.minimum_amount}"
         consumer = debtor.kind is DebtorKind.CONSUMER
         notes: list[str] = []
-        channels = self.channels(step.channels, debtor, notes)
+        channels, hold = self.channels(step.channels, step.fallback, debtor, notes)
         charges = self.charges(admin, debtor, today, policy, step, rows, credits, notes)
+        if self.backlog and any(r[0] in self.backlog for r in rows):
+            worst = max((today - r[5]).days for r in rows if r[0] in self.backlog)
+            notes.append(
+                f"backlog: no earlier letter and up to {worst} days overdue, so it starts at "
+                f"{step.name} (policy {policy.name}: backlog_start_step)"
+            )
         legal: LegalTerm | None = None
         delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(channels) else today
         term_end: date | None = None
@@ -777,6 +844,9 @@ class _Planner:
             legal_term=legal,
             attach_invoices=step.attach_invoices,
         )
+        if self.is_message(step):
+            hold = hold or next(iter(letter_problems(letter, reference_made_here=True)), "")
+        hold = hold or charges.hold
         return PlannedAction(
             letter=letter,
             policy=policy.name,
@@ -793,20 +863,21 @@ class _Planner:
             costs_from=costs_from,
             costs_if_unpaid=costs_if_unpaid,
             notes=tuple(notes),
+            hold=hold,
         )
 
     @staticmethod
     def channels(
-        wanted: tuple[ChannelKind, ...], debtor: Debtor, notes: list[str]
-    ) -> tuple[ChannelKind, ...]:
-        """The step's channels for this debtor: e-mail without an address becomes a letter."""
-        if ChannelKind.EMAIL not in wanted or debtor.email:
-            return wanted
-        channels = [c for c in wanted if c is not ChannelKind.EMAIL]
-        if not POSTAL_CHANNELS & set(channels):
-            channels.append(ChannelKind.LETTER)
-        notes.append("no e-mail address: sent as a letter")
-        return tuple(channels)
+        wanted: tuple[ChannelKind, ...],
+        fallback: ChannelKind | None,
+        debtor: Debtor,
+        notes: list[str],
+    ) -> tuple[tuple[ChannelKind, ...], str]:
+        """The step's channels for this debtor, and why the letter is held: a channel that
+        cannot reach the debtor is replaced by the step's fallback, or holds the letter."""
+        channels, hold, more = resolve_channels(wanted, fallback, debtor)
+        notes.extend(more)
+        return channels, hold
 
     def charges(
         self,
@@ -905,7 +976,16 @@ class _Planner:
                     out.charge(costs.costs, costs.vat, fresh)
         if rates.missing:
             out.item_interest.clear()
-            notes.append(f"no interest in this letter: {rates.missing}")
+            ends = rates.ends
+            if self.result.rates_end is None or ends < self.result.rates_end:
+                self.result.rates_end = ends
+            if policy.interest_when_rate_unknown is RateUnknown.OMIT:
+                notes.append(
+                    f"warning: no interest in this letter (the interest rate table ends {ends}; "
+                    'interest_when_rate_unknown = "omit")'
+                )
+            else:
+                out.hold = f"interest rate table ends {ends}"
         out.interest = sum(out.item_interest.values(), ZERO)
         out.charged_interest = sum((out.item_interest.get(i, ZERO) for i in out.charged_ids), ZERO)
         return out
@@ -957,7 +1037,7 @@ class _Planner:
         first = next((s for s in policy.steps if s.is_message), policy.steps[0])
         notes: list[str] = []
         channels = tuple(c for c in first.channels if c in MESSAGE_CHANNELS) or (ChannelKind.EMAIL,)
-        resolved = self.channels(channels, debtor, notes)
+        resolved, hold = self.channels(channels, first.fallback, debtor, notes)
         covered = set(arrangement.item_ids)
         open_items = [row for row in rows if row.id in covered and row.open_amount != 0]
         open_items.sort(key=lambda r: (r.due_date, r.invoice_number, r.id))
@@ -993,6 +1073,7 @@ class _Planner:
             payment_reference=payment_reference(key),
             pay_by=today + timedelta(days=first.pay_within_days),
         )
+        hold = hold or next(iter(letter_problems(letter, reference_made_here=True)), "")
         return PlannedAction(
             letter=letter,
             policy=policy.name,
@@ -1002,6 +1083,7 @@ class _Planner:
             delivered_on=law.delivery_date(today) if POSTAL_CHANNELS & set(resolved) else today,
             arrangement_id=arrangement.id,
             notes=tuple(notes),
+            hold=hold,
         )
 
 
@@ -1016,6 +1098,7 @@ class _Charges:
     charged_vat: Decimal = ZERO
     charged_interest: Decimal = ZERO
     charged_principal: Decimal = ZERO
+    hold: str = ""  # the letter may not go out: its interest cannot be computed
 
     def charge(self, costs: Decimal, vat: Decimal, rows: Sequence[ItemRow]) -> None:
         self.costs += costs

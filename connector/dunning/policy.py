@@ -73,6 +73,10 @@ from types import MappingProxyType
 from typing import Any
 
 from connector.dunning.law import DayCount
+from connector.dunning.law import RateTable
+from connector.dunning.law import load_rate_table
+from connector.dunning.law import merge_rate_tables
+from connector.dunning.law import shipped_rate_table
 from connector.dunning.model import ChannelKind
 from connector.dunning.model import Sender
 from connector.dunning.model import StepKind
@@ -103,6 +107,21 @@ class Interest(enum.StrEnum):
     STATUTORY = "statutory"  # art. 6:119 BW (consumers) / 6:119a BW (businesses)
 
 
+class RateUnknown(enum.StrEnum):
+    """What a letter that would charge interest does when the rate table ends too early."""
+
+    BLOCK = "block"  # the letter is held: `blocked: interest rate table ends YYYY-MM-DD`
+    OMIT = "omit"  # the letter goes without an amount of interest; the plan warns per letter
+
+
+class Mode(enum.StrEnum):
+    """How an administration's letters go out."""
+
+    LIVE = "live"  # sent by the run
+    APPROVAL = "approval"  # stored as pending_approval; `connector dunning approve` releases
+    REVIEW = "review"  # nothing leaves: each letter is written to the review folder
+
+
 class ConsumerInterestFrom(enum.StrEnum):
     AFTER_TERM = "after_term"  # the research's conservative default (§1.4.1)
     DUE_DATE = "due_date"  # where the invoice's due date is a fatal term (art. 6:83 sub a)
@@ -123,6 +142,9 @@ class Step:
     attach_invoices: bool = False
     minimum_amount: Decimal = Decimal(0)
     pay_within_days: int = 14
+    # The channel a letter goes by instead of one of `channels` that cannot reach the debtor
+    # (no e-mail address, no postal address, a bounced address); None: the letter is held.
+    fallback: ChannelKind | None = None
     # Derived by the policy: the step's nominal day after the due date, and for a
     # `days_after_due` step the least number of days after the previous letter.
     nominal_offset: int = 0
@@ -144,6 +166,10 @@ class Policy:
     day_count: DayCount = DayCount.ACT_365
     consumer_interest_from: ConsumerInterestFrom = ConsumerInterestFrom.AFTER_TERM
     description: str = ""
+    interest_when_rate_unknown: RateUnknown = RateUnknown.BLOCK
+    # The step an item without any letter starts at once it is at least that step's nominal
+    # number of days overdue (a backlog found on the first run); "" for always the first step.
+    backlog_start_step: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +179,11 @@ class Policy:
 
     def index_of(self, step_name: str) -> int | None:
         return self._index.get(step_name)
+
+    @property
+    def backlog_index(self) -> int | None:
+        """The index of `backlog_start_step`, or None when the policy has none."""
+        return self.index_of(self.backlog_start_step) if self.backlog_start_step else None
 
     @property
     def hands_over(self) -> bool:
@@ -197,11 +228,19 @@ def make_policy(
     day_count: DayCount = DayCount.ACT_365,
     consumer_interest_from: ConsumerInterestFrom = ConsumerInterestFrom.AFTER_TERM,
     description: str = "",
+    interest_when_rate_unknown: RateUnknown = RateUnknown.BLOCK,
+    backlog_start_step: str = "",
     where: str = "policies",
 ) -> Policy:
     """A policy with its derived step offsets checked (for code and tests; the config goes
     through `parse_policies`)."""
     _check_steps(steps, f"{where}.{name}")
+    if backlog_start_step and backlog_start_step not in {step.name for step in steps}:
+        msg = (
+            f"{where}.{name}.backlog_start_step: no step {backlog_start_step!r}; the steps are "
+            f"{', '.join(step.name for step in steps)}"
+        )
+        raise ConfigError(msg)
     return Policy(
         name=name,
         steps=_with_offsets(steps, f"{where}.{name}"),
@@ -209,6 +248,8 @@ def make_policy(
         day_count=day_count,
         consumer_interest_from=consumer_interest_from,
         description=description,
+        interest_when_rate_unknown=interest_when_rate_unknown,
+        backlog_start_step=backlog_start_step,
     )
 
 
@@ -255,6 +296,12 @@ def _check_steps(steps: Sequence[Step], where: str) -> None:
         if step.minimum_amount < 0:
             msg = f"{at}.minimum_amount: expected an amount >= 0, got {step.minimum_amount}"
             raise ConfigError(msg)
+        if step.fallback is not None and step.fallback not in MESSAGE_CHANNELS:
+            msg = (
+                f"{at}.fallback: expected a channel that writes to the debtor "
+                f"(email / letter / outbox), got {step.fallback.value!r}"
+            )
+            raise ConfigError(msg)
 
 
 DEFAULT_POLICY = make_policy(
@@ -267,6 +314,7 @@ DEFAULT_POLICY = make_policy(
             channels=(ChannelKind.EMAIL,),
             template="reminder_1",
             minimum_amount=Decimal("1.00"),
+            fallback=ChannelKind.LETTER,
         ),
         Step(
             name="reminder_2",
@@ -276,6 +324,7 @@ DEFAULT_POLICY = make_policy(
             template="reminder_2",
             attach_invoices=True,
             minimum_amount=Decimal("1.00"),
+            fallback=ChannelKind.LETTER,
         ),
         Step(
             name="final_notice",
@@ -288,6 +337,7 @@ DEFAULT_POLICY = make_policy(
             interest=Interest.STATUTORY,
             attach_invoices=True,
             minimum_amount=Decimal("1.00"),
+            fallback=ChannelKind.LETTER,
         ),
         Step(
             name="collection",
@@ -304,6 +354,9 @@ DEFAULT_POLICY = make_policy(
         "Dutch practice for a 14-day payment term: reminders at due+2 and due+18, the final "
         "notice at due+34 (the legal 14-day letter for consumers), hand-over after its term"
     ),
+    # An item found 34 days or more overdue without any letter (a backlog on the first run)
+    # starts at the final notice, not at a friendly first reminder.
+    backlog_start_step="final_notice",
 )
 
 
@@ -425,6 +478,7 @@ def _parse_step(table: Any, where: str) -> Step:
         attach_invoices=reader.boolean("attach_invoices"),
         minimum_amount=reader.amount("minimum_amount", Decimal(0)),
         pay_within_days=reader.integer("pay_within_days", 14, minimum=1) or 14,
+        fallback=reader.choice("fallback", ChannelKind, None),
     )
     reader.check_unknown()
     return step
@@ -450,6 +504,10 @@ def parse_policy(name: str, table: Any, where: str) -> Policy:
             "consumer_interest_from", ConsumerInterestFrom, ConsumerInterestFrom.AFTER_TERM
         ),
         description=reader.string("description", ""),
+        interest_when_rate_unknown=reader.choice(
+            "interest_when_rate_unknown", RateUnknown, RateUnknown.BLOCK
+        ),
+        backlog_start_step=reader.string("backlog_start_step", ""),
         where=f"{where}: policies",
     )
     reader.check_unknown()
@@ -469,6 +527,7 @@ class AdministrationSettings:
     """`[administrations.REF]`: what one administration changes for dunning."""
 
     approval: bool | None = None  # None: the [dunning] default
+    mode: Mode | None = None  # None: `approval`, else the [dunning] default
     policy: str | None = None
     templates_dir: str | None = None
     sender: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -508,6 +567,9 @@ class DunningConfig:
     lock_minutes: int = 30
     collection_folder: str = "collection"
     templates_dir: str | None = None
+    mode: Mode | None = None  # None: `approval` decides (approval or live, as before modes)
+    review_folder: str = "review"
+    interest_rates_file: str | None = None  # a TOML file of rate rows added to the shipped table
     administrations: Mapping[str, AdministrationSettings] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -527,7 +589,32 @@ class DunningConfig:
         return settings.policy or self.default_policy
 
     def approval_for(self, settings: AdministrationSettings) -> bool:
-        return self.approval if settings.approval is None else settings.approval
+        return self.mode_for(settings) is Mode.APPROVAL
+
+    def mode_for(self, settings: AdministrationSettings) -> Mode:
+        """The administration's own mode, else its `approval`, else [dunning]'s mode, else
+        [dunning]'s `approval`; live when nothing says otherwise (as before modes)."""
+        if settings.mode is not None:
+            return settings.mode
+        if settings.approval is not None and (settings.approval or self.mode is None):
+            # `approval = false` on an administration undoes [dunning] approval = true, but
+            # never a [dunning] mode: that is said with the administration's own `mode`.
+            return Mode.APPROVAL if settings.approval else Mode.LIVE
+        if self.mode is not None:
+            return self.mode
+        return Mode.APPROVAL if self.approval else Mode.LIVE
+
+    def rate_table(self) -> RateTable:
+        """The shipped statutory interest rates, with the rows of `interest_rates_file`."""
+        shipped = shipped_rate_table()
+        if self.interest_rates_file is None:
+            return shipped
+        return merge_rate_tables(shipped, load_rate_table(self.interest_rates_file))
+
+    @property
+    def rate_table_source(self) -> str:
+        """The file a user updates when the table ends too early."""
+        return self.interest_rates_file or "[dunning] interest_rates_file (a TOML rate table)"
 
     def sender_for(
         self, settings: AdministrationSettings, administration_name: str, country: str
@@ -569,12 +656,32 @@ def load_dunning_config(settings: Settings) -> DunningConfig:
         lock_minutes=reader.integer("lock_minutes", 30, minimum=1) or 30,
         collection_folder=reader.string("collection_folder", "collection"),
         templates_dir=templates_dir,
+        mode=reader.choice("mode", Mode, None),
+        review_folder=reader.string("review_folder", "review"),
+        interest_rates_file=_rates_file(reader, where),
         administrations=MappingProxyType(
             _parse_administrations(settings.section("administrations"), where, policies)
         ),
     )
     reader.check_unknown()
     return config
+
+
+def _rates_file(reader: _Reader, where: str) -> str | None:
+    """`[dunning] interest_rates_file`: read and checked now, so a broken file stops every
+    command at start with one line rather than the first final notice."""
+    path = reader.get("interest_rates_file")
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.strip():
+        msg = f"{where}: dunning.interest_rates_file: expected a file name, got {path!r}"
+        raise ConfigError(msg)
+    try:
+        merge_rate_tables(shipped_rate_table(), load_rate_table(path))
+    except ConfigError as exc:
+        msg = f"{where}: dunning.interest_rates_file: {exc}"
+        raise ConfigError(msg) from exc
+    return path
 
 
 def _parse_administrations(
@@ -602,6 +709,7 @@ def _parse_administrations(
         sender = reader.get("sender")
         result[str(ref)] = AdministrationSettings(
             approval=approval,
+            mode=reader.choice("mode", Mode, None),
             policy=policy,
             templates_dir=templates_dir,
             sender=_parse_sender(sender, f"{at}.sender")

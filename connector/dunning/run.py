@@ -42,10 +42,14 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 from connector.channels.base import Channel
 from connector.channels.base import PaymentLinks
 from connector.channels.base import Renderer
+from connector.channels.email import MessageOptions
+from connector.channels.letter import file_stem
+from connector.channels.outbox import OutboxChannel
 from connector.domain import Debtor
 from connector.domain import Money
 from connector.domain import OpenItem
@@ -63,6 +67,9 @@ from connector.dunning.plan import plan
 from connector.dunning.policy import POSTAL_CHANNELS
 from connector.dunning.policy import DunningConfig
 from connector.dunning.policy import Interest
+from connector.dunning.policy import Mode
+from connector.dunning.readiness import letter_problems
+from connector.dunning.readiness import reach_problem
 from connector.dunning.tables import ActionStatus
 from connector.dunning.tables import ArrangementStatus
 from connector.errors import ChannelError
@@ -113,6 +120,8 @@ class AdministrationRun:
     sent: list[ActionOutcome] = field(default_factory=list)
     retry: list[ActionOutcome] = field(default_factory=list)  # back to pending
     uncertain: list[ActionOutcome] = field(default_factory=list)
+    blocked: list[ActionOutcome] = field(default_factory=list)  # held, with the reason
+    reviewed: list[ActionOutcome] = field(default_factory=list)  # review mode: files only
     busy: str = ""  # another run holds the lock
     error: str = ""
     plan: PlanResult | None = None
@@ -150,6 +159,7 @@ class Dunning:
         payment_links: PaymentLinks | None = None,
         clock: Clock = utcnow,
         rates: law.RateTable | None = None,
+        message_options: MessageOptions | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -158,7 +168,11 @@ class Dunning:
         self.renderer = renderer
         self.payment_links = payment_links
         self.clock = clock
-        self.rates = rates
+        # The shipped rates with the rows of `[dunning] interest_rates_file`.
+        self.rates = rates if rates is not None else config.rate_table()
+        # The e-mail channel's From, Reply-To and domain, so a review or preview .eml is the
+        # message that would be sent.
+        self.message_options = message_options
         self._holder = ""
         self._lock_refreshed = datetime.min.replace(tzinfo=UTC)
 
@@ -236,17 +250,23 @@ class Dunning:
         result = first if not changed and not outcome.cancelled else self._plan([admin], today)
         outcome.plan = result
         outcome.planned = len(result.actions)
+        outcome.blocked = [ActionOutcome(0, a.key, a.hold) for a in result.actions if a.hold]
+        review = self.mode_of(admin) is Mode.REVIEW
         with self.store.begin() as conn:
             pending = dstore.list_actions(
                 conn,
                 administration_ids=[admin.id],
                 statuses=(ActionStatus.PENDING.value,),
             )
-        self.check_channels(
-            [a.letter.channels for a in result.actions] + [a.channels for a in pending]
-        )
+        if not review:  # review writes files only: no channel is needed
+            self.check_channels(
+                [a.letter.channels for a in result.actions if not a.hold]
+                + [a.channels for a in pending]
+            )
         now = self.clock()
         with self.store.begin() as conn:
+            # Blocked and review letters never left: what is planned now replaces them.
+            dstore.discard_replanned(conn, admin.id)
             stored = dstore.store_actions(conn, result.actions, now)
             for arrangement_id in result.completed_arrangements:
                 dstore.set_arrangement_status(
@@ -262,7 +282,71 @@ class Dunning:
             )
         for action in to_send:
             self._keep_lock(admin.id)
-            self._send(admin, action.id, today, outcome)
+            if review:
+                self._review(admin, action.id, today, outcome)
+            else:
+                self._send(admin, action.id, today, outcome)
+
+    def mode_of(self, admin: AdministrationRecord) -> Mode:
+        return self.config.mode_for(
+            self.config.for_administration(admin.id, admin.external_id, admin.name)
+        )
+
+    def review_folder(self, admin: AdministrationRecord) -> Path:
+        return Path(self.config.review_folder) / file_stem(admin.name or str(admin.id))
+
+    def _review(
+        self, admin: AdministrationRecord, action_id: int, today: date, outcome: AdministrationRun
+    ) -> None:
+        """Review mode: the letter is rendered as it would be sent (.eml and PDF) into the
+        review folder; nothing leaves and its history says `review`."""
+        now = self.clock()
+        with self.store.begin() as conn:
+            if not dstore.claim_for_sending(conn, action_id, now):
+                return
+            action = dstore.get_action(conn, action_id)
+        try:
+            letter, reference = self.preview(admin, action, today, self.review_folder(admin))
+        except (ConnectorError, OSError) as exc:
+            detail = f"review: {exc}"
+            self._settle(action_id, ActionStatus.PENDING, detail)
+            outcome.retry.append(ActionOutcome(action_id, action.key, detail))
+            return
+        problems = letter_problems(letter) if set(action.channels) & RENDERED_CHANNELS else []
+        status = ActionStatus.BLOCKED if problems else ActionStatus.REVIEW
+        reason = problems[0] if problems else f"written to {reference}"
+        self._settle(action_id, status, reason)
+        outcome.reviewed.append(ActionOutcome(action_id, action.key, reason, (reference,)))
+
+    def preview(
+        self,
+        admin: AdministrationRecord,
+        action: dstore.ActionRecord,
+        today: date,
+        folder: Path,
+    ) -> tuple[Letter, str]:
+        """Write the exact .eml and PDF the action would be sent as into `folder`; the letter
+        and the path of the .eml (or of the summary for a call task or hand-over)."""
+        with self.store.begin() as conn:
+            linked = dstore.action_items(conn, action.id)
+            debtor = dstore.load_debtors(conn, [admin.id], [(admin.id, action.debtor_code)]).get(
+                (admin.id, action.debtor_code)
+            ) or Debtor(code=action.debtor_code, name=action.debtor_code)
+        letter = self.with_invoice_copies(admin, self.letter(admin, action, linked, debtor, today))
+        return letter, self.write_preview(letter, folder)
+
+    def write_preview(self, letter: Letter, folder: Path) -> str:
+        if not RENDERED_CHANNELS & set(letter.channels):
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{file_stem(letter.key)}.txt"
+            path.write_text(summary(letter).text, encoding="utf-8")
+            return str(path)
+        if self.renderer is None:
+            msg = "no renderer (letter templates) is configured"
+            raise ConfigError(msg)
+        rendered = self.renderer.render(letter, with_pdf=True)
+        outbox = OutboxChannel(folder, self.message_options, clock=self.clock)
+        return outbox.send(letter, rendered).reference
 
     def _keep_lock(self, administration_id: int) -> None:
         """Renew the lock about once a minute while sending, so that a long run is never
@@ -329,7 +413,7 @@ class Dunning:
         outcome.closed = refresh_items(self.store, admin, list(wanted), fresh, self.clock())
         return outcome.closed
 
-    def _with_invoice_copies(self, admin: AdministrationRecord, letter: Letter) -> Letter:
+    def with_invoice_copies(self, admin: AdministrationRecord, letter: Letter) -> Letter:
         """The invoices' own PDFs for a step that sends copies, when the ledger has them.
 
         A copy that cannot be fetched does not hold the letter back: it goes without it.
@@ -385,7 +469,7 @@ class Dunning:
                 (admin.id, action.debtor_code)
             ) or Debtor(code=action.debtor_code, name=action.debtor_code)
         try:
-            letter = self._with_invoice_copies(
+            letter = self.with_invoice_copies(
                 admin, self.letter(admin, action, linked, debtor, today)
             )
         except Exception as exc:  # nothing went out yet: leave it for the next run
@@ -393,6 +477,17 @@ class Dunning:
             detail = f"the letter could not be made: {type(exc).__name__}: {exc}"
             self._settle(action_id, ActionStatus.PENDING, detail)
             outcome.retry.append(ActionOutcome(action_id, action.key, detail))
+            return
+        problems = letter_problems(letter) if set(action.channels) & RENDERED_CHANNELS else []
+        for kind in action.channels:
+            unreachable = reach_problem(kind, debtor)
+            if unreachable is not None and kind not in done:
+                problems.append(f"{unreachable} ({kind.value})")
+        if problems and not done:
+            # Changed since it was planned (the sender's details, the debtor's address): held
+            # with the reason, never sent; the next run plans it again.
+            self._settle(action_id, ActionStatus.BLOCKED, problems[0])
+            outcome.blocked.append(ActionOutcome(action_id, action.key, problems[0]))
             return
         rendered: Rendered | None = None
         references = [d.reference for d in done.values()]
@@ -548,11 +643,14 @@ class Dunning:
             legal_term=legal,
             attach_invoices=action.attach_invoices,
         )
+        return self.with_payment_link(letter)
+
+    def with_payment_link(self, letter: Letter) -> Letter:
         if self.payment_links is not None:
             try:
                 letter = replace(letter, payment_link=self.payment_links.link_for(letter))
             except ConnectorError as exc:
-                logger.warning("no payment link for %s: %s", action.key, exc)
+                logger.warning("no payment link for %s: %s", letter.key, exc)
         return letter
 
 

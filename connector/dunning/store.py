@@ -29,6 +29,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy import Connection
 from sqlalchemy import String
 from sqlalchemy import and_
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import type_coerce
@@ -57,6 +58,7 @@ from connector.dunning.policy import DunningConfig
 from connector.dunning.segments import Override
 from connector.dunning.segments import uses_payment_history
 from connector.dunning.tables import COUNTING
+from connector.dunning.tables import REPLANNED
 from connector.dunning.tables import ActionStatus
 from connector.dunning.tables import ArrangementStatus
 from connector.dunning.tables import ItemRole
@@ -108,6 +110,7 @@ def administration_views(
             default_policy=config.policy_for_administration(settings),
             sender=config.sender_for(settings, admin.name, admin.country),
             approval=config.approval_for(settings),
+            mode=config.mode_for(settings).value,
         )
     return views
 
@@ -312,6 +315,7 @@ def _load_snapshot(
                     func.max(dunning_actions.c.cycle),
                 )
                 .where(dunning_actions.c.administration_id.in_(ids))
+                .where(dunning_actions.c.status.not_in(REPLANNED))
                 .group_by(
                     dunning_actions.c.administration_id,
                     dunning_actions.c.debtor_code,
@@ -550,7 +554,12 @@ def _insert(conn: Connection) -> Any:
 
 def _action_row(action: PlannedAction, now: datetime) -> dict[str, Any]:
     letter = action.letter
-    status = ActionStatus.PENDING_APPROVAL if action.approval else ActionStatus.PENDING
+    if action.hold:
+        status = ActionStatus.BLOCKED
+    elif action.approval:
+        status = ActionStatus.PENDING_APPROVAL
+    else:
+        status = ActionStatus.PENDING
     return {
         "administration_id": letter.administration_id,
         "debtor_code": letter.debtor.code,
@@ -564,7 +573,7 @@ def _action_row(action: PlannedAction, now: datetime) -> dict[str, Any]:
         "message": any(c in MESSAGE_CHANNELS for c in letter.channels),
         "language": letter.language,
         "status": status.value,
-        "status_reason": "",
+        "status_reason": action.hold,
         "attempts": 0,
         "planned_on": letter.letter_date,
         "delivered_on": None,
@@ -1056,6 +1065,25 @@ def stale_actions(conn: Connection, administration_id: int, today: date) -> list
         if reason:
             stale[action_id] = reason
     return sorted(stale.items())
+
+
+def discard_replanned(conn: Connection, administration_id: int) -> int:
+    """Delete the administration's blocked and review letters (they never left), so that a
+    run stores what it plans now under the same keys; how many went."""
+    ids = list(
+        conn.execute(
+            select(dunning_actions.c.id)
+            .where(dunning_actions.c.administration_id == administration_id)
+            .where(dunning_actions.c.status.in_(REPLANNED))
+        ).scalars()
+    )
+    for chunk in _chunks(ids):
+        conn.execute(
+            delete(dunning_action_items).where(dunning_action_items.c.action_id.in_(chunk))
+        )
+        conn.execute(delete(dunning_deliveries).where(dunning_deliveries.c.action_id.in_(chunk)))
+        conn.execute(delete(dunning_actions).where(dunning_actions.c.id.in_(chunk)))
+    return len(ids)
 
 
 def cancel(conn: Connection, action_id: int, reason: str, now: datetime) -> bool:

@@ -41,6 +41,11 @@ class ActionStatus(enum.StrEnum):
     UNCERTAIN = "uncertain"  # unknown whether it went out: a person decides, never resent
     FAILED = "failed"  # a person said it did not go out; its items are dunned afresh
     CANCELLED = "cancelled"  # not sent: its items changed, or a person cancelled it
+    # Held: the letter lacks what a debtor needs (`sender has no IBAN`) or cannot reach the
+    # debtor; `status_reason` says why. Never sent; every run plans it afresh.
+    BLOCKED = "blocked"
+    # Review mode: rendered into the review folder, nothing left; every run plans it afresh.
+    REVIEW = "review"
 
 
 #: Statuses whose items are "underway": no further step until the action is settled.
@@ -52,6 +57,8 @@ IN_FLIGHT = (
 )
 #: Statuses that count as the item having had the step (or having it underway).
 COUNTING = (*IN_FLIGHT, ActionStatus.SENT.value)
+#: Statuses of letters that never left and that each run replaces by what it plans now.
+REPLANNED = (ActionStatus.BLOCKED.value, ActionStatus.REVIEW.value)
 
 
 class ItemRole(enum.StrEnum):

@@ -372,7 +372,7 @@ def test_shipped_data_is_what_the_generator_writes(
         for p in (tmp_path / "demo_data").rglob("*")
         if p.is_file()
     )
-    assert len(written) == 2 + 3 * 3
+    assert len(written) == 2 + 3 * 4  # administration, debtors, items, sender
     for relative in written:
         target = shipped.joinpath(*relative.parts)
         assert target.read_bytes() == (tmp_path / "demo_data" / relative).read_bytes(), (

@@ -99,8 +99,8 @@ def test_aging_and_dso_from_the_store(store: Store):
         [row] = reports.aging(conn, admins, today=today)
         [dso] = reports.dso(conn, admins, today=today)
     assert row.buckets == {
-        "not_due": D(100),
-        "1-30": D(150),
+        "not_due": D(50),  # the credit note is never overdue (issue 12.9)
+        "1-30": D(200),
         "31-60": D(0),
         "61-90": D(300),
         "90+": D(400),
@@ -123,3 +123,49 @@ def test_aging_and_dso_from_the_store(store: Store):
     )
     assert dso.dso_days == expected and complete
     assert expected == D(31 + 28 + 31 + 31 + 30 + 31)
+
+
+def test_dso_says_what_it_is_based_on_and_is_incomplete_before_the_store_watched(store: Store):
+    """Pain (issue 12.9): a DSO of about 365 days reported as complete on demo data, whose
+    store had seen only the invoices still open on the day of its first sync."""
+    ledger = FakeLedger(admins=[Administration("a", "Alpha")])
+    today = date(2026, 3, 31)
+    ledger.set_items(
+        "a",
+        [
+            item(1, open_amount="300.00", due=date(2026, 1, 15), invoice_date=date(2026, 1, 1)),
+            item(2, open_amount="400.00", due=date(2025, 5, 1), invoice_date=date(2025, 4, 1)),
+        ],
+    )
+    with store.begin() as conn:
+        c = records.save_connection(
+            conn, name="f", ledger="fake", config={}, now=datetime(2026, 3, 31, tzinfo=UTC)
+        )
+        records.save_administrations(conn, c.id, ledger.administrations())
+    sync_all(store, lambda _c: ledger, clock=lambda: datetime(2026, 3, 31, 8, tzinfo=UTC))
+    with store.begin() as conn:
+        [dso] = reports.dso(conn, records.list_administrations(conn), today=today)
+    assert dso.complete is False
+    assert dso.watched_since == date(2026, 3, 31) and dso.window_from == date(2025, 4, 1)
+    assert dso.basis == (
+        "countback over 12 month(s) from 2025-04 of the invoices the store has seen since "
+        "2026-03-31; incomplete: invoices paid before 2026-03-31 were never seen, so the "
+        "figure is too high"
+    )
+
+
+def test_dso_is_complete_when_the_store_watched_the_whole_window(store: Store):
+    ledger = FakeLedger(admins=[Administration("a", "Alpha")])
+    ledger.set_items(
+        "a", [item(1, open_amount="300.00", due=date(2026, 3, 20), invoice_date=date(2026, 3, 5))]
+    )
+    with store.begin() as conn:
+        c = records.save_connection(
+            conn, name="f", ledger="fake", config={}, now=datetime(2026, 2, 1, tzinfo=UTC)
+        )
+        records.save_administrations(conn, c.id, ledger.administrations())
+    sync_all(store, lambda _c: ledger, clock=lambda: datetime(2026, 2, 1, 8, tzinfo=UTC))
+    with store.begin() as conn:
+        [dso] = reports.dso(conn, records.list_administrations(conn), today=date(2026, 3, 31))
+    assert dso.complete is True and dso.months_used == 1
+    assert dso.basis.startswith("countback over 1 month(s) from 2026-03")

@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 
+from connector.domain import Address
 from connector.domain import Debtor
 from connector.domain import DebtorKind
 from connector.domain import Money
@@ -60,6 +61,21 @@ def row(
     return ItemRow(n, admin, debtor, f"2025-{n:05d}", invoice_date, due_date, currency, D(amount))
 
 
+#: A sender with everything a letter must carry (connector.dunning.readiness): without it
+#: every letter would be held. Tests of incomplete senders pass their own fields.
+COMPLETE_SENDER: dict[str, str] = {
+    "street": "Molenstraat 12",
+    "postal_code": "3512 AB",
+    "city": "Utrecht",
+    "email": "debiteuren@acme.example",
+    "iban": "NL91ABNA0417164300",
+    "kvk_number": "12345678",
+}
+
+#: A postal address, so that a letter channel can reach the fake debtors.
+ADDRESS = Address("Kerkstraat 1", "1234 AB", "Utrecht", "NL")
+
+
 def view(
     admin: int = 1, *, approval: bool = False, policy: str = "default", **sender
 ) -> AdministrationView:
@@ -68,12 +84,26 @@ def view(
         external_id=f"A{admin}",
         name=f"Admin {admin}",
         default_policy=policy,
-        sender=Sender(name=f"Admin {admin}", **sender),
+        sender=Sender(name=f"Admin {admin}", **{**COMPLETE_SENDER, **sender}),
         approval=approval,
     )
 
 
+def with_complete_sender(config: DunningConfig, name: str = "Acme") -> DunningConfig:
+    """`config` with a complete sender for the administration `name`, unless it has one."""
+    from dataclasses import replace as dc_replace
+    from types import MappingProxyType
+
+    from connector.dunning.policy import AdministrationSettings
+
+    own = dict(config.administrations)
+    found = own.get(name, AdministrationSettings())
+    own[name] = dc_replace(found, sender=MappingProxyType({**COMPLETE_SENDER, **found.sender}))
+    return dc_replace(config, administrations=MappingProxyType(own))
+
+
 def debtor(code: str = "D1", *, consumer: bool = False, email: str | None = None, **kw) -> Debtor:
+    kw.setdefault("address", ADDRESS)
     return Debtor(
         code=code,
         name=f"Debtor {code}",
@@ -202,14 +232,15 @@ class World:
     def admin_id(self) -> int:
         return self.admins()[0].id
 
-    def dunning(self, *, clock=None, channels=None) -> Dunning:
+    def dunning(self, *, clock=None, channels=None, rates=None) -> Dunning:
         return Dunning(
             self.store,
-            self.config,
+            with_complete_sender(self.config),
             ledger_for=lambda _c: self.ledger,
             channels=self.channels if channels is None else channels,
             renderer=self.renderer,
             clock=clock or (lambda: datetime(2025, 6, 1, 9, 0, tzinfo=UTC)),
+            rates=rates,
         )
 
     def run(self, on: str, **kw):

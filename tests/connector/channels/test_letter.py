@@ -209,3 +209,29 @@ def test_a_layout_failure_is_a_channel_error(
     ):
         LetterChannel(tmp_path).send(letter, rendered)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_letter_that_spills_a_few_lines_onto_page_two_is_fitted_on_one(
+    renderer: TemplateRenderer,
+) -> None:
+    """Pain (issue 12.9): a second page holding only the signature."""
+    from connector.channels.letter import _BETWEEN_TAGS as between
+    from connector.channels.letter import BODY_FONT_SIZE
+    from connector.channels.letter import SPILL_MM
+    from connector.channels.letter import _layout
+    from connector.dunning.render import extract_letter_body
+
+    for extra in range(1, 60):
+        signature = "Met vriendelijke groet,\n\n" + "\n".join(f"Regel {n}" for n in range(extra))
+        letter = business_letter(sender=replace(SENDER, signature=signature))
+        rendered = renderer.render(letter, with_pdf=False)
+        body = between.sub("><", extract_letter_body(rendered.html)).strip()
+        _pdf, pages, spill = _layout(letter, rendered, body, BODY_FONT_SIZE)
+        if pages == 2:
+            break
+    else:  # pragma: no cover - the sample letter always overflows at some length
+        pytest.fail("no signature length made the letter spill")
+    assert spill <= SPILL_MM  # only a handful of lines on page two at the normal size
+    fitted = build_letter_pdf(letter, rendered)
+    assert pdf_page_count(fitted) == 1
+    assert f"Regel {extra - 1}" in _text(fitted)[0]

@@ -61,13 +61,17 @@ def test_demo_then_items_json(cli):
     debtors = cli("debtors", "--json").json()
     assert {"administration", "code", "name", "email", "kind"} <= set(debtors[0])
     assert {d["kind"] for d in debtors} == {"business", "consumer"}
-    assert "messages in outbox/" in result.out  # the demo ends with a dunning run
-    letters = sorted(p.name for p in Path("outbox").glob("*.eml"))
-    assert letters and len(letters) == len(list(Path("outbox").glob("*.pdf")))
+    # The demo ends with a dunning run in review mode: every letter is written, none sent.
+    assert "Dunning run in review mode" in result.out
+    letters = sorted(p.relative_to("review") for p in Path("review").rglob("*.eml"))
+    assert letters and len(letters) == len(list(Path("review").rglob("*.pdf")))
+    history = cli("dunning", "history", "--json").json()
+    assert {h["status"] for h in history} <= {"review", "blocked"}
+    assert not any(h["status"] == "sent" for h in history)
     again = cli("demo")
-    assert again.code == 0  # running it again is harmless: the same day sends nothing again
-    assert "messages in outbox/" not in again.out
-    assert sorted(p.name for p in Path("outbox").glob("*.eml")) == letters
+    assert again.code == 0  # running it again is harmless: the same letters, reviewed again
+    assert sorted(p.relative_to("review") for p in Path("review").rglob("*.eml")) == letters
+    assert len(cli("dunning", "history", "--json").json()) == len(history)
     assert len(cli("items", "--json").json()) == len(items)
 
 

@@ -19,10 +19,20 @@ F-3,K1,2024-12-20,2025-01-20,-30.00,-30.00,EUR
 F-4,K2,2024-12-01,2025-01-01,80.00,80.00,EUR
 F-5,K3,2024-12-01,2025-03-01,500.00,500.00,EUR
 """
-DEBTORS = """debtor_code,name,kind,email,phone
-K1,Bakkerij Korf,business,k1@example.nl,050-1111111
-K2,J. Jansen,consumer,,
-K3,Later BV,business,k3@example.nl,
+DEBTORS = """debtor_code,name,kind,email,phone,street,postal_code,city,country
+K1,Bakkerij Korf,business,k1@example.nl,050-1111111,Dorpsstraat 1,9711 AA,Groningen,NL
+K2,J. Jansen,consumer,,,Kerkpad 2,9712 BB,Groningen,NL
+K3,Later BV,business,k3@example.nl,,Markt 3,9713 CC,Groningen,NL
+"""
+# The administration as sender: complete, so that its letters are not held.
+SENDER = """
+[administrations.export.sender]
+street = "Molenstraat 12"
+postal_code = "3512 AB"
+city = "Utrecht"
+email = "debiteuren@export.example"
+iban = "NL91ABNA0417164300"
+kvk_number = "12345678"
 """
 # Until the e-mail, letter and outbox channels are wired in the CLI, runs use these two.
 CALLS = """
@@ -53,7 +63,7 @@ def cli(store_url, tmp_path, monkeypatch, capsys):
 
 
 @pytest.fixture
-def books(cli, tmp_path) -> Path:
+def books(cli, tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "items.csv").write_text(ITEMS, encoding="utf-8")
@@ -62,12 +72,13 @@ def books(cli, tmp_path) -> Path:
     assert cli("connect", "files", "--path", str(folder)).code == 0
     result = cli("sync")
     assert result.code == 0, result.err
+    config(tmp_path, "", monkeypatch)
     return folder
 
 
 def config(tmp_path: Path, text: str, monkeypatch) -> None:
     path = tmp_path / "connector.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text + SENDER, encoding="utf-8")
     monkeypatch.setenv("CONNECTOR_CONFIG", str(path))
 
 
@@ -101,7 +112,9 @@ def test_plan_json_has_one_object_per_letter(cli, books):
             assert AMOUNT.match(letter[field]), letter[field]
     text = cli("dunning", "plan", "--date", "2025-01-10")
     assert "reminder_1" in text.out and "320.00" in text.out
-    assert "K2/reminder_1/1: no e-mail address: sent as a letter" in text.out
+    assert "K2/reminder_1/1: debtor has no e-mail address: sent by letter instead of email" in (
+        text.out
+    )
 
 
 def test_run_sends_once_and_history_and_tasks_show_it(cli, books, tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from connector.ports import Capabilities
 from connector.store import Store
 from connector.store import records
 from connector.sync import discover
+from tests.fakes.dunning import ADDRESS
 from tests.fakes.dunning import FakeChannel
 from tests.fakes.dunning import FakeRenderer
 from tests.fakes.dunning import ReadCountingLedger
@@ -29,9 +30,19 @@ def world(store: Store) -> World:
         capabilities=Capabilities(targeted_read=True),
     )
     ledger.debtors_by_admin["A"] = [
-        Debtor("D1", "Bakkerij De Korf B.V.", email="d1@example.nl", phone="050-1234567"),
-        Debtor("D2", "Jansen Installatie", email="d2@example.nl", tags=("vip", "bouw")),
-        Debtor("C1", "J. de Vries", kind=DebtorKind.CONSUMER, email="c1@example.nl"),
+        Debtor(
+            "D1",
+            "Bakkerij De Korf B.V.",
+            email="d1@example.nl",
+            phone="050-1234567",
+            address=ADDRESS,
+        ),
+        Debtor(
+            "D2", "Jansen Installatie", email="d2@example.nl", tags=("vip", "bouw"), address=ADDRESS
+        ),
+        Debtor(
+            "C1", "J. de Vries", kind=DebtorKind.CONSUMER, email="c1@example.nl", address=ADDRESS
+        ),
     ]
     with store.begin() as conn:
         connection = records.save_connection(

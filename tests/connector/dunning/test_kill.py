@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 
 from connector.cli import main
 from connector.demo import materialize
+from connector.demo import sender_config_toml
 
 RUN_DATE = date(2026, 3, 2)
 
@@ -65,7 +66,7 @@ def test_killed_runs_never_send_twice_and_lose_nothing(
     (tmp_path / "connector.toml").write_text(
         f'[channels.email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "plain"\n'
         'from_address = "debiteuren@example.nl"\ntimeout = 10\n\n'
-        '[channels.letter]\nfolder = "print-queue"\n'
+        '[channels.letter]\nfolder = "print-queue"\n\n' + sender_config_toml()
     )
     env = {
         **os.environ,

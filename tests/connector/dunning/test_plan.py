@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
 from datetime import date
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from connector.dunning.plan import payment_reference
 from connector.dunning.policy import DEFAULT_POLICY
 from connector.dunning.policy import Costs
 from connector.dunning.policy import Interest
+from connector.dunning.policy import RateUnknown
 from connector.dunning.policy import Step
 from connector.dunning.policy import make_policy
 from connector.dunning.segments import Override
@@ -33,6 +35,8 @@ from tests.fakes.dunning import snapshot
 from tests.fakes.dunning import view
 
 STEPS = [s.name for s in DEFAULT_POLICY.steps]
+#: The default policy without a backlog step: every item starts at the first reminder.
+NO_BACKLOG = dc_replace(DEFAULT_POLICY, backlog_start_step="")
 
 
 def state(
@@ -68,7 +72,7 @@ def only(result):
 def test_a_debtors_items_at_the_same_step_go_in_one_letter():
     """Pain: too many letters per customer (OCA credit-control #21)."""
     items = [row(n, due=f"2025-{n:02d}-01", amount="100.00") for n in range(1, 13)]
-    result = run_plan(snapshot(items), "2025-12-20")
+    result = run_plan(snapshot(items), "2025-12-20", policies={"default": NO_BACKLOG})
     action = only(result)
     assert action.letter.step_name == "reminder_1"
     assert [i.item_id for i in action.letter.items] == list(range(1, 13))
@@ -365,11 +369,18 @@ def test_a_missing_interest_rate_leaves_interest_out_and_says_why():
         periods=(law.RatePeriod(d("2024-01-01"), D(7), D("12.5")),), known_through=d("2024-12-31")
     )
     snap = snapshot([row(1, due="2024-12-01")], states={1: state("reminder_2", "2024-12-19")})
-    action = only(run_plan(snap, "2025-01-04", rates=table))
+    omit = dc_replace(DEFAULT_POLICY, interest_when_rate_unknown=RateUnknown.OMIT)
+    result = run_plan(snap, "2025-01-04", rates=table, policies={"default": omit})
+    action = only(result)
     assert action.letter.interest == 0
     assert action.letter.collection_costs == D("40.00")  # the costs are still right
-    assert any(note.startswith("no interest in this letter: no statutory") for note in action.notes)
+    assert action.hold == ""  # "omit": it goes, without an amount of interest, with a warning
+    assert any(
+        note.startswith("warning: no interest in this letter (the interest rate table ends")
+        for note in action.notes
+    )
     assert all(item.interest == 0 for item in action.letter.items)
+    assert result.rates_end == d("2024-12-31")
 
 
 def test_interest_per_item_adds_up_to_the_letters_interest():
@@ -537,7 +548,7 @@ def test_email_without_an_address_goes_by_letter():
     snap = snapshot([row(1)], debtors=[debtor("D1", email="")])
     action = only(run_plan(snap, "2025-01-20"))
     assert action.letter.channels == (ChannelKind.LETTER,)
-    assert action.notes == ("no e-mail address: sent as a letter",)
+    assert action.notes == ("debtor has no e-mail address: sent by letter instead of email",)
 
 
 # --- keys and references ---------------------------------------------------------------------
@@ -621,4 +632,33 @@ def test_the_shipped_rate_table_ends_and_then_interest_is_left_out():
     )
     action = only(run_plan(snap, known + timedelta(days=5)))
     assert action.letter.interest == 0
-    assert any("no statutory commercial interest rate known" in n for n in action.notes)
+    # Never a silent 0: the letter is held and says why.
+    assert action.hold == f"interest rate table ends {known}"
+
+
+# --- issue 12.9: a backlog does not start at a friendly first reminder -------------------------
+
+
+def test_a_debtor_600_days_overdue_on_the_first_run_starts_at_the_backlog_step():
+    snap = snapshot([row(1, due="2023-05-20"), row(2, due="2025-01-15")])
+    result = run_plan(snap, "2025-01-20")
+    action = only(result)  # one message a day: the backlog's final notice comes first
+    assert action.letter.step_name == "final_notice"
+    assert [i.item_id for i in action.letter.items] == [1]
+    assert any(
+        note.startswith(
+            "backlog: no earlier letter and up to 611 days overdue, so it starts at final_notice"
+        )
+        for note in action.notes
+    )
+    # Without a backlog step the same item would get the first reminder.
+    plain = only(run_plan(snap, "2025-01-20", policies={"default": NO_BACKLOG}))
+    assert plain.letter.step_name == "reminder_1"
+
+
+def test_a_consumer_backlog_never_starts_past_the_14_day_letter():
+    policy = dc_replace(DEFAULT_POLICY, backlog_start_step="collection")
+    snap = snapshot([row(1, due="2023-05-20")], debtors=[debtor("D1", consumer=True)])
+    action = only(run_plan(snap, "2025-01-20", policies={"default": policy}))
+    assert action.letter.step_name == "final_notice"
+    assert action.letter.legal_term is not None  # the legal 14-day letter

@@ -40,6 +40,7 @@ from tests.fakes.dunning import D
 from tests.fakes.dunning import World
 from tests.fakes.dunning import d
 from tests.fakes.dunning import ledger_item
+from tests.fakes.dunning import with_complete_sender
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -540,7 +541,7 @@ def test_each_administration_has_its_own_date(store):
     email = FakeChannel(ChannelKind.EMAIL)
     runner = Dunning(
         store,
-        default_config(),
+        with_complete_sender(default_config(), "Amsterdam BV"),
         ledger_for=lambda _c: ledger,
         channels={ChannelKind.EMAIL: email},
         renderer=FakeRenderer(),
@@ -588,9 +589,11 @@ def test_the_files_ledger_is_read_again_before_dunning(store, tmp_path: Path):
         header + "F-2,K1,2024-12-02,2025-01-02,200.00,200.00,EUR\n", encoding="utf-8"
     )
     email = FakeChannel(ChannelKind.EMAIL)
+    with store.begin() as conn:
+        names = [a.name for a in records.list_administrations(conn)]
     runner = Dunning(
         store,
-        default_config(),
+        with_complete_sender(default_config(), names[0]),
         ledger_for=lambda _c: create_ledger({"path": str(folder)}),
         channels={ChannelKind.EMAIL: email},
         renderer=FakeRenderer(),
