@@ -284,7 +284,10 @@ _TAG_STYLES: Final[dict[str, TextStyle | FontFace]] = {
 }
 
 
-_BETWEEN_TAGS: Final = re.compile(r">\s*\n\s*<")
+# Whitespace holding a line break between two tags. The first break is matched by `\n` after
+# whitespace that cannot be one, so no two parts of the pattern compete for the same
+# characters (`>\s*\n\s*<` was quadratic in the whitespace after a tag, issue 16.4).
+_BETWEEN_TAGS: Final = re.compile(r">[^\S\n]*\n\s*<")
 _ITALIC_TAG: Final = re.compile(r"<(i|em|blockquote)[\s>]", re.IGNORECASE)
 
 
@@ -406,7 +409,35 @@ class LetterChannel:
 
 def pdf_page_count(pdf: bytes) -> int:
     """The number of pages of a PDF this module wrote (for reports and benchmarks)."""
-    match = re.search(rb"/Type /Pages\s*/Kids \[[^\]]*\]\s*/Count (\d+)", pdf)
-    if match is None:
-        match = re.search(rb"/Count (\d+)", pdf)
-    return int(match.group(1)) if match else 0
+    count = _page_tree_count(pdf)
+    if count is None:
+        match = _FIRST_COUNT.search(pdf)
+        count = int(match.group(1)) if match else 0
+    return count
+
+
+_FIRST_COUNT: Final = re.compile(rb"/Count (\d+)")
+_COUNT_AFTER: Final = re.compile(rb"\s*/Count (\d+)")
+_SPACE: Final = re.compile(rb"\s*")
+
+
+def _page_tree_count(pdf: bytes) -> int | None:
+    """n of the first `/Type /Pages /Kids [...] /Count n`, found without a regex that
+    rescans from every `/Type /Pages` (quadratic on a PDF full of them): the `]` after
+    `/Kids [` and what follows it are read once, however many starts share them."""
+    close, after = -1, None  # the last `]` looked at, and the /Count right after it
+    start = pdf.find(b"/Type /Pages")
+    while start >= 0:
+        space = _SPACE.match(pdf, start + len(b"/Type /Pages"))
+        kids = space.end() if space else start
+        if pdf.startswith(b"/Kids [", kids):
+            if close < kids + len(b"/Kids ["):
+                close = pdf.find(b"]", kids + len(b"/Kids ["))
+                if close < 0:
+                    return None  # no later start has a `]` after it either
+                match = _COUNT_AFTER.match(pdf, close + 1)
+                after = int(match.group(1)) if match else None
+            if after is not None:
+                return after
+        start = pdf.find(b"/Type /Pages", start + 1)
+    return None
