@@ -411,9 +411,14 @@ def pdf_page_count(pdf: bytes) -> int:
     """The number of pages of a PDF this module wrote (for reports and benchmarks)."""
     count = _page_tree_count(pdf)
     if count is None:
-        match = _FIRST_COUNT.search(pdf)
-        count = int(match.group(1)) if match else 0
+        count = _number(_FIRST_COUNT.search(pdf)) or 0
     return count
+
+
+def _number(match: re.Match[bytes] | None) -> int | None:
+    # More digits than any page count: not one (and int() refuses over 4300 digits).
+    digits = match.group(1) if match else b""
+    return int(digits) if 0 < len(digits) <= 9 else None
 
 
 _FIRST_COUNT: Final = re.compile(rb"/Count (\d+)")
@@ -435,8 +440,7 @@ def _page_tree_count(pdf: bytes) -> int | None:
                 close = pdf.find(b"]", kids + len(b"/Kids ["))
                 if close < 0:
                     return None  # no later start has a `]` after it either
-                match = _COUNT_AFTER.match(pdf, close + 1)
-                after = int(match.group(1)) if match else None
+                after = _number(_COUNT_AFTER.match(pdf, close + 1))
             if after is not None:
                 return after
         start = pdf.find(b"/Type /Pages", start + 1)

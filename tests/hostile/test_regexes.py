@@ -8,7 +8,8 @@ it. Two kinds of test use that list:
   must be handled in under 50 ms.
 - `test_every_outside_regex_stays_linear`: hypothesis builds 100 KB strings out of the regex's
   own alphabet and near misses of what it matches (`prefix + unit * n + suffix`), and each
-  call must end in under 50 ms, with an outcome the function documents (a value, or its own
+  call must end in under 50 ms (250 ms for the three functions that do Python-level work per
+  match, see `Case.limit`), with an outcome the function documents (a value, or its own
   error type; never anything else).
 
 A backtracking regex holds the GIL, so a thread cannot time it out: each call runs in one
@@ -60,6 +61,7 @@ from connector.errors import WebhookRejected
 
 SIZE = 100_000  # characters of adversarial input
 LIMIT = 0.050  # seconds: what one call on SIZE characters may take
+SLOW_LIMIT = 0.250  # the same for the few functions marked below
 HARD_TIMEOUT = 5.0  # seconds before the worker is killed and the call counts as hung
 ATTEMPTS = 3  # runs per call when the first one is over LIMIT (the best one counts)
 
@@ -80,6 +82,11 @@ class Case:
     raises: tuple[type[BaseException], ...] = ()  # the function's own, documented errors
     binary: bool = False  # the function takes bytes (UTF-8 of the built text)
     attacks: tuple[tuple[str, str, str], ...] = field(default=())  # (prefix, unit, suffix)
+    # Seconds per call on SIZE characters. A few functions do one Python-level step per match
+    # (a substitution callback, a loop over split parts): linear, but 100 KB made of nothing
+    # but matches costs them tens of milliseconds, so they get SLOW_LIMIT. Backtracking
+    # costs seconds to hours at this size (issue 16), far beyond either limit.
+    limit: float = LIMIT
 
 
 def _exact_verify(body: bytes) -> object:
@@ -483,6 +490,7 @@ CASES: tuple[Case, ...] = (
         _matching_description,
         ("a", "1", "/", "_", ".", "-", " ", "1234", "1234 ", "1234.", "F2026-"),
         attacks=(("a", ".", ""), ("", "1234 ", "x"), ("", "a-", "-"), ("", "1", "")),
+        limit=SLOW_LIMIT,
     ),
     Case(
         "matching_iban",
@@ -502,6 +510,7 @@ CASES: tuple[Case, ...] = (
             ("a@", ".", " x"),
             ("a@", "a.", "a"),  # a "valid" 100 KB address
         ),
+        limit=SLOW_LIMIT,  # a field split at ; and , is one Python step per part
     ),
     Case(
         "email_from_address",
@@ -532,6 +541,7 @@ CASES: tuple[Case, ...] = (
         ("\r", "\n", ".", "\r\n", "a"),
         binary=True,
         attacks=(("", "\r", ""), ("", "\n.", "")),
+        limit=SLOW_LIMIT,
     ),
     Case(
         "letter_between_tags",
@@ -572,6 +582,7 @@ CASES: tuple[Case, ...] = (
         _collection_cell,
         ("-", "1", ".", "=", "+", "@", ";", ",", "\t", "\r", "a"),
         attacks=(("-", "1", "x"), ("", ";=", ""), ("-", "1.", "1x")),
+        limit=SLOW_LIMIT,
     ),
     Case(
         "collection_file_stem",
@@ -630,7 +641,7 @@ def _serve(conn: Connection) -> None:
             except Exception as exc:  # noqa: BLE001 - reported to the parent as a failure
                 outcome = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
             best = min(best, time.perf_counter() - started)
-            if best < LIMIT:
+            if best < case.limit:
                 break
         conn.send((best, outcome))
 
@@ -682,11 +693,20 @@ def regex_timer() -> Iterator[Timer]:
     timer.close()
 
 
-def assert_fast(timer: Timer, name: str, prefix: str, unit: str, suffix: str, size: int = SIZE):
+def assert_fast(
+    timer: Timer,
+    name: str,
+    prefix: str,
+    unit: str,
+    suffix: str,
+    size: int = SIZE,
+    limit: float | None = None,
+) -> None:
     seconds, outcome = timer.time(name, prefix, unit, suffix, size)
+    limit = limit or BY_NAME[name].limit
     shown = f"{BY_NAME[name].where}: {prefix!r} + {unit!r} * n + {suffix!r} ({size} chars)"
     assert outcome.startswith("ok"), f"{shown}: {outcome}"
-    assert seconds < LIMIT, f"{shown}: {seconds * 1000:.1f} ms (limit {LIMIT * 1000:.0f} ms)"
+    assert seconds < limit, f"{shown}: {seconds * 1000:.1f} ms (limit {limit * 1000:.0f} ms)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -696,27 +716,30 @@ def assert_fast(timer: Timer, name: str, prefix: str, unit: str, suffix: str, si
 
 def test_redos_exact_webhook_envelope(regex_timer: Timer) -> None:
     """16.1: whitespace after `{"Content":` was cubic before the HMAC check."""
-    assert_fast(regex_timer, "exact_webhook", '{"Content":', " ", "")
+    assert_fast(regex_timer, "exact_webhook", '{"Content":', " ", "", limit=LIMIT)
     # Under the body cap the parser itself must be linear too.
-    assert_fast(regex_timer, "exact_webhook", '{"Content":', " ", "", size=64 * 1024 - 1)
-    assert_fast(regex_timer, "exact_webhook", '{"Content":', " ", ',"HashCode":"x"} x', 65_000)
+    under_cap = 64 * 1024 - 1
+    assert_fast(regex_timer, "exact_webhook", '{"Content":', " ", "", under_cap, LIMIT)
+    assert_fast(
+        regex_timer, "exact_webhook", '{"Content":', " ", ',"HashCode":"x"} x', 65_000, LIMIT
+    )
 
 
 def test_redos_files_amount_cell(regex_timer: Timer) -> None:
     """16.2: spaces in an amount cell were cubic."""
-    assert_fast(regex_timer, "files_amount_cell", "-", " ", "-")
-    assert_fast(regex_timer, "files_amount", "", " ", "")
+    assert_fast(regex_timer, "files_amount_cell", "-", " ", "-", limit=LIMIT)
+    assert_fast(regex_timer, "files_amount", "", " ", "", limit=LIMIT)
 
 
 def test_redos_debtor_email_address(regex_timer: Timer) -> None:
     """16.3: dots in the domain of a debtor's address were quadratic."""
-    assert_fast(regex_timer, "email_addresses", "a@", ".", "@")
-    assert_fast(regex_timer, "email_addresses", "a@", ".", " x")
+    assert_fast(regex_timer, "email_addresses", "a@", ".", "@", limit=LIMIT)
+    assert_fast(regex_timer, "email_addresses", "a@", ".", " x", limit=LIMIT)
 
 
 def test_redos_letter_between_tags(regex_timer: Timer) -> None:
     """16.4: whitespace after a tag in the letter body was quadratic."""
-    assert_fast(regex_timer, "letter_between_tags", ">", "\n", "")
+    assert_fast(regex_timer, "letter_between_tags", ">", "\n", "", limit=LIMIT)
 
 
 @pytest.mark.parametrize(
