@@ -251,10 +251,11 @@ class CollectionChannel:
     @staticmethod
     def _csv(dossier: dict[str, Any]) -> str:
         out = io.StringIO()
-        # Every cell quoted: a `;` or `,` in an invoice number stays inside its cell, whatever
-        # list separator the spreadsheet uses.
+        # The header is our own column names, written plainly. Every data cell is quoted: a
+        # `;` or `,` in an invoice number stays inside its cell, whatever list separator the
+        # spreadsheet uses.
+        csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)
         writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
-        writer.writerow(CSV_COLUMNS)
         for item in dossier["claim"]["items"]:
             writer.writerow(
                 ["" if item[column] is None else _cell(item[column]) for column in CSV_COLUMNS]

@@ -68,8 +68,10 @@ def test_a_formula_after_a_list_separator_is_neutralised_and_every_cell_quoted()
     assert first[0] == "F4;'=cmd|' /C calc'!A0"
     assert second[0] == "2026-0001"
     assert first[4] == "-12.50"  # a negative amount is a number, not a formula
-    # Every cell is quoted, so a `;` stays inside its cell in a Dutch Excel too.
-    for line, cells in zip(text.splitlines(), rows(text), strict=True):
+    # Every data cell is quoted, so a `;` stays inside its cell in a Dutch Excel too.
+    lines = text.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS)
+    for line, cells in zip(lines[1:], rows(text)[1:], strict=True):
         assert line == ",".join('"' + c.replace('"', '""') + '"' for c in cells)
 
 
