@@ -21,7 +21,9 @@ Left out on purpose, because only the operator writes what they read (configurat
 line): the URL checks in connector/oauth/config.py and the adapters' auth.py, the GUID check
 in adapters/exact/auth.py, `_TIME` in connector/scheduler.py, `_EVERY` in
 connector/cli/dunning.py, the environment-variable name in connector/oauth/config.py, and
-`_BIC_RE` in connector/dunning/render.py (the sender's own BIC from the configuration).
+`_BIC_RE` in connector/dunning/render.py (the sender's own BIC from the configuration), and,
+from branches not merged when this was written, the URL check in connector/config/base.py and
+the sender checks in connector/dunning/readiness.py (the administration's own settings).
 """
 
 from __future__ import annotations
@@ -864,7 +866,9 @@ REGEX_FILES = {
     "connector/channels/email.py",
     "connector/channels/letter.py",
     "connector/cli/dunning.py",
+    "connector/config/base.py",  # configuration only (another branch)
     "connector/dunning/render.py",
+    "connector/dunning/readiness.py",  # the sender's own settings (another branch)
     "connector/oauth/config.py",
     "connector/payments/matching.py",
     "connector/scheduler.py",
