@@ -28,6 +28,7 @@ the sender checks in connector/dunning/readiness.py (the administration's own se
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import multiprocessing
@@ -668,14 +669,19 @@ def build(prefix: str, unit: str, suffix: str, size: int = SIZE) -> str:
 
 
 def _serve(conn: Connection) -> None:
-    """Worker loop: (case name, prefix, unit, suffix, size) -> (best seconds, outcome)."""
+    """Worker loop: (case, prefix, unit, suffix, size, limit) -> (best seconds, outcome)."""
     conn.send("ready")
     while True:
         request = conn.recv()
         if request is None:
             return
-        name, prefix, unit, suffix, size = request
+        name, prefix, unit, suffix, size, limit = request
         case = BY_NAME[name]
+        # Once on the short form first, untimed: the function's lazy imports and caches are
+        # not what is measured.
+        with contextlib.suppress(Exception):
+            short = prefix + unit + suffix
+            case.run(short.encode("utf-8") if case.binary else short)
         text = build(prefix, unit, suffix, size)
         argument: Any = text.encode("utf-8") if case.binary else text
         best, outcome = math.inf, ""
@@ -689,7 +695,7 @@ def _serve(conn: Connection) -> None:
             except Exception as exc:  # noqa: BLE001 - reported to the parent as a failure
                 outcome = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
             best = min(best, time.perf_counter() - started)
-            if best < case.limit:
+            if best < limit:
                 break
         conn.send((best, outcome))
 
@@ -715,10 +721,18 @@ class Timer:
         return parent
 
     def time(
-        self, name: str, prefix: str, unit: str, suffix: str, size: int = SIZE
+        self,
+        name: str,
+        prefix: str,
+        unit: str,
+        suffix: str,
+        size: int = SIZE,
+        limit: float | None = None,
     ) -> tuple[float, str]:
+        """The best of up to ATTEMPTS runs (fewer once one is under `limit`), and how the
+        function ended."""
         conn = self._conn or self._start()
-        conn.send((name, prefix, unit, suffix, size))
+        conn.send((name, prefix, unit, suffix, size, limit or BY_NAME[name].limit))
         if not conn.poll(HARD_TIMEOUT):
             self.close()
             return math.inf, f"no answer within {HARD_TIMEOUT:.0f} s (the worker was killed)"
@@ -750,8 +764,8 @@ def assert_fast(
     size: int = SIZE,
     limit: float | None = None,
 ) -> None:
-    seconds, outcome = timer.time(name, prefix, unit, suffix, size)
     limit = limit or BY_NAME[name].limit
+    seconds, outcome = timer.time(name, prefix, unit, suffix, size, limit)
     shown = f"{BY_NAME[name].where}: {prefix!r} + {unit!r} * n + {suffix!r} ({size} chars)"
     assert outcome.startswith("ok"), f"{shown}: {outcome}"
     assert seconds < limit, f"{shown}: {seconds * 1000:.1f} ms (limit {limit * 1000:.0f} ms)"
