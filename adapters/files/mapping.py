@@ -210,11 +210,14 @@ class Problems:
 
 
 _FAST_AMOUNT = re.compile(r"-?\d{1,15}(?:[.,]\d{1,2})?")
+# Read after whitespace is collapsed to single spaces (`_read_text`): one optional space between
+# tokens, never `\s*\s*` around an empty group, which backtracked cubically (issue 16.2).
 _AMOUNT = re.compile(
-    r"(?P<lead>[-+])?\s*(?P<sym>€|[A-Za-z]{3})?\s*(?P<sign>[-+])?\s*"
+    r"(?P<lead>[-+])? ?(?P<sym>€|[A-Za-z]{3})? ?(?P<sign>[-+])? ?"
     r"(?P<num>\d[\d.,]*)"
-    r"\s*(?P<tsym>€|[A-Za-z]{3})?\s*(?P<trail>-)?"
+    r" ?(?P<tsym>€|[A-Za-z]{3})? ?(?P<trail>-)?"
 )
+MAX_AMOUNT_CHARS = 100  # "EUR -999.999.999.999,99" is 23; longer is not an amount
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DMY_DATE = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
@@ -355,7 +358,13 @@ class AmountReader:
     def _read_text(
         self, text: str, currency: str, exponent: int, quantum: Decimal
     ) -> Decimal | Ambiguous:
-        match = _AMOUNT.fullmatch(text)
+        if len(text) > MAX_AMOUNT_CHARS:
+            msg = (
+                f"not an amount: {len(text)} characters, {text[:20]!r}... (an amount has at "
+                f"most {MAX_AMOUNT_CHARS}; is this the right column?)"
+            )
+            raise BadValue(msg)
+        match = _AMOUNT.fullmatch(" ".join(text.split()))
         if match is None:
             msg = f"not an amount: {text!r} {AMOUNT_HINT}"
             raise BadValue(msg)
@@ -448,6 +457,9 @@ def parse_iban(text: str) -> str:
 
 
 def parse_email(text: str) -> str:
+    if len(text) > 254:  # RFC 5321: an address (a path without its <>) has at most 254
+        msg = f"not an email address: {len(text)} characters, {text[:20]!r}... (at most 254)"
+        raise BadValue(msg)
     if not _EMAIL.fullmatch(text):
         msg = f"not an email address: {text!r}"
         raise BadValue(msg)

@@ -251,8 +251,11 @@ class CollectionChannel:
     @staticmethod
     def _csv(dossier: dict[str, Any]) -> str:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        # The header is our own column names, written plainly. Every data cell is quoted: a
+        # `;` or `,` in an invoice number stays inside its cell, whatever list separator the
+        # spreadsheet uses.
+        csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)
+        writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         for item in dossier["claim"]["items"]:
             writer.writerow(
                 ["" if item[column] is None else _cell(item[column]) for column in CSV_COLUMNS]
@@ -265,11 +268,33 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    # A spreadsheet must not read an invoice number as a formula (CSV injection).
-    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not _NUMBER.match(text)):
-        return "'" + text
-    return text
+    return neutralise_formulas(str(value))
 
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# A spreadsheet starts a formula at these; `\t` and `\r` because some strip them first.
+_FORMULA_START = frozenset("=+-@\t\r")
+# Where a spreadsheet may split one CSV cell again: Dutch Excel's list separator is `;`,
+# others use `,`, and a paste into a sheet splits on tabs.
+_PART_SEPARATORS = re.compile(r"([;,\t])")
+
+
+def neutralise_formulas(text: str) -> str:
+    """`text` with a `'` before every part (split at `;`, `,` or a tab) that a spreadsheet
+    could read as a formula, leading spaces included: `F4;=cmd|' /C calc'!A0` becomes
+    `F4;'=cmd|' /C calc'!A0` (OWASP "CSV injection"). Plain numbers such as `-12.50` are
+    left as they are; nothing is removed, so the text stays readable for the agency."""
+    pieces = _PART_SEPARATORS.split(text)
+    for index in range(0, len(pieces), 2):
+        part = pieces[index].lstrip(" ")  # an import that trims spaces would start it there
+        if part[:1] in _FORMULA_START and not _is_plain_number(part):
+            pieces[index] = "'" + pieces[index]
+    joined = "".join(pieces)
+    # A tab is a separator above, so a cell that starts with one has not been guarded yet.
+    return "'" + joined if joined.lstrip(" ")[:1] == "\t" else joined
+
+
+def _is_plain_number(text: str) -> bool:
+    """`-12.50`, `-1.234,56`: a minus and digits with `.`/`,`, which no spreadsheet reads
+    as a formula. No regex: the text comes from the ledger."""
+    digits = text[1:] if text[:1] == "-" else text
+    return digits[:1].isdigit() and all(c in "0123456789.," for c in digits)

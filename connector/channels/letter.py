@@ -284,7 +284,10 @@ _TAG_STYLES: Final[dict[str, TextStyle | FontFace]] = {
 }
 
 
-_BETWEEN_TAGS: Final = re.compile(r">\s*\n\s*<")
+# Whitespace holding a line break between two tags. The first break is matched by `\n` after
+# whitespace that cannot be one, so no two parts of the pattern compete for the same
+# characters (`>\s*\n\s*<` was quadratic in the whitespace after a tag, issue 16.4).
+_BETWEEN_TAGS: Final = re.compile(r">[^\S\n]*\n\s*<")
 _ITALIC_TAG: Final = re.compile(r"<(i|em|blockquote)[\s>]", re.IGNORECASE)
 
 
@@ -434,7 +437,39 @@ class LetterChannel:
 
 def pdf_page_count(pdf: bytes) -> int:
     """The number of pages of a PDF this module wrote (for reports and benchmarks)."""
-    match = re.search(rb"/Type /Pages\s*/Kids \[[^\]]*\]\s*/Count (\d+)", pdf)
-    if match is None:
-        match = re.search(rb"/Count (\d+)", pdf)
-    return int(match.group(1)) if match else 0
+    count = _page_tree_count(pdf)
+    if count is None:
+        count = _number(_FIRST_COUNT.search(pdf)) or 0
+    return count
+
+
+def _number(match: re.Match[bytes] | None) -> int | None:
+    # More digits than any page count: not one (and int() refuses over 4300 digits).
+    digits = match.group(1) if match else b""
+    return int(digits) if 0 < len(digits) <= 9 else None
+
+
+_FIRST_COUNT: Final = re.compile(rb"/Count (\d+)")
+_COUNT_AFTER: Final = re.compile(rb"\s*/Count (\d+)")
+_SPACE: Final = re.compile(rb"\s*")
+
+
+def _page_tree_count(pdf: bytes) -> int | None:
+    """n of the first `/Type /Pages /Kids [...] /Count n`, found without a regex that
+    rescans from every `/Type /Pages` (quadratic on a PDF full of them): the `]` after
+    `/Kids [` and what follows it are read once, however many starts share them."""
+    close, after = -1, None  # the last `]` looked at, and the /Count right after it
+    start = pdf.find(b"/Type /Pages")
+    while start >= 0:
+        space = _SPACE.match(pdf, start + len(b"/Type /Pages"))
+        kids = space.end() if space else start
+        if pdf.startswith(b"/Kids [", kids):
+            if close < kids + len(b"/Kids ["):
+                close = pdf.find(b"]", kids + len(b"/Kids ["))
+                if close < 0:
+                    return None  # no later start has a `]` after it either
+                after = _number(_COUNT_AFTER.match(pdf, close + 1))
+            if after is not None:
+                return after
+        start = pdf.find(b"/Type /Pages", start + 1)
+    return None
