@@ -61,6 +61,40 @@ UNPAID = ("open", "late", "reminded", "pending_payment")
 SALES = "sales_invoices"
 EXTERNAL = "external_sales_invoices"
 
+# The filter keys and `state` values each listing documents (the OpenAPI description's
+# `filter` tables); anything else is refused as Moneybird refuses an enum it does not know.
+FILTER_KEYS = {
+    SALES: frozenset(
+        {
+            "state",
+            "period",
+            "reference",
+            "contact_id",
+            "recurring_sales_invoice_id",
+            "workflow_id",
+            "created_after",
+            "updated_after",
+        }
+    ),
+    EXTERNAL: frozenset({"state", "period", "contact_id"}),
+}
+FILTER_STATES = {
+    SALES: frozenset(
+        {
+            "all",
+            "draft",
+            "open",
+            "scheduled",
+            "pending_payment",
+            "late",
+            "reminded",
+            "paid",
+            "uncollectible",
+        }
+    ),
+    EXTERNAL: frozenset({"all", "new", "open", "late", "paid"}),
+}
+
 
 def amount(value: Decimal) -> str:
     """Moneybird's way of writing an amount: "121.0", "241.99", "-363.0"."""
@@ -126,8 +160,12 @@ class FakeMoneybird:
         retry_after: str = "epoch",
         limit_headers: bool = True,
         today: date | None = None,
+        external_synchronization: int | None = None,
     ) -> None:
         self.limit = limit
+        # None: `external_sales_invoices/synchronization` answers; a status (404, 400): it
+        # does not, as on a server whose description has no such path.
+        self.external_synchronization = external_synchronization
         self.window = window
         self.tokens = set(tokens)
         self.accepts = accepts or (lambda token: token in self.tokens)
@@ -243,7 +281,10 @@ class FakeMoneybird:
         due_interval: int = 14,
         auto_send: bool = False,
         default: bool = False,
+        with_steps: bool = True,
     ) -> str:
+        """An invoice workflow; `with_steps=False` answers without its steps (as a server
+        whose workflow description lacks them would)."""
         with self._lock:
             wid = self.next_id()
             now = _stamp(datetime.now(UTC))
@@ -274,8 +315,9 @@ class FakeMoneybird:
                 "prices_are_incl_tax": False,
                 "created_at": now,
                 "updated_at": now,
-                "steps": steps,
             }
+            if with_steps:
+                self.admins[adm].workflows[wid]["steps"] = steps
             return wid
 
     def add_contact(self, adm: str, **fields: Any) -> dict[str, Any]:
@@ -663,6 +705,13 @@ class FakeMoneybird:
             "GET sales_invoices/{id}/download_pdf": self._download_pdf,
             "POST sales_invoices/{id}/resume": self._pause,
         }
+        if self.external_synchronization is not None and route.endswith(
+            f"{EXTERNAL}/synchronization"
+        ):
+            # Routed as `external_sales_invoices/{id}` with id "synchronization".
+            if self.external_synchronization == 400:
+                raise _Problem(400, {"error": "id is invalid", "symbolic": {"id": "invalid"}})
+            raise _Problem(404, {"error": "Record not found for model name: External invoice"})
         handler = handlers.get(route)
         if handler is None:
             raise _not_found()
@@ -742,7 +791,14 @@ class FakeMoneybird:
         for part in (raw or "").split(","):
             if part:
                 key, _, value = part.partition(":")
+                if key not in FILTER_KEYS[resource]:
+                    raise _Problem(
+                        400, {"error": f"Filter {key} isn't an option", "symbolic": {key: "in"}}
+                    )
                 filters[key] = value
+        for state in filters.get("state", "all").split("|"):
+            if state not in FILTER_STATES[resource]:
+                raise _Problem(400, {"error": "State isn't an option", "symbolic": {"state": "in"}})
         period = filters.get("period") or ("this_year" if period_default else None)
         states = None if filters.get("state", "all") == "all" else set(filters["state"].split("|"))
         start_end = self._period(period) if period else None
