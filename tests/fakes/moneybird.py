@@ -107,6 +107,10 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class _Text(str):
+    """A text/plain answer (the PDF download's redirect)."""
+
+
 class _Problem(Exception):  # noqa: N818 - an answer to send
     def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(status)
@@ -619,6 +623,8 @@ class FakeMoneybird:
         return app
 
     def _respond(self, status: int, body: Any, headers: dict[str, str]) -> Response:
+        if isinstance(body, _Text):
+            return Response(str(body), status=status, headers=headers, mimetype="text/plain")
         payload = "" if body is None else json.dumps(body, default=str)
         return Response(payload, status=status, headers=headers, mimetype="application/json")
 
@@ -853,7 +859,10 @@ class FakeMoneybird:
 
     def _download_pdf(self, admin: _Administration, rest: list[str]) -> tuple[int, Any, dict]:
         invoice = self._find(admin, rest)
-        return 302, None, {"Location": f"{self.url}/files/{admin.id}/{invoice['id']}.pdf"}
+        location = f"{self.url}/files/{admin.id}/{invoice['id']}.pdf"
+        # As described: 302, text/plain "This resource has been moved temporarily to ...".
+        text = _Text(f"This resource has been moved temporarily to {location}.")
+        return 302, text, {"Location": location}
 
     def invoice_pdf_bytes(self, adm: str, iid: str) -> bytes:
         number = self.invoice(adm, iid)["invoice_id"]
