@@ -14,7 +14,9 @@ Memory. An items export can be large (a 50 MB CSV holds over half a million rows
 items are never all held at once: the file is checked whole first (every problem found,
 nothing kept but the count, the debtor names and how the file writes its amounts), and the
 items feed then reads it again, part by part, as its pages are taken, after checking that
-the bytes are still the ones checked. The debtors file is kept parsed.
+the bytes are still the ones checked. An items file of up to `KEEP_BYTES` (and any XLSX
+workbook, which openpyxl reads whole anyway) is kept parsed instead, as is the debtors file:
+reading twice would only cost time there.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ T = TypeVar("T")
 
 PAGE_SIZE = 1000
 _PART_ROWS = 20_000  # rows parsed at a time when the items are read again
+KEEP_BYTES = 8_000_000  # an items CSV up to this size is kept parsed (about 100,000 rows)
 _ADMINISTRATION_KEYS = ("name", "currency", "timezone", "country", "encoding")
 
 # (file name, size, mtime_ns) of each file read, in a fixed order
@@ -88,6 +91,7 @@ class _Snapshot:
     debtor_codes: frozenset[str] | None = None
     debtors_label: str = ""
     amounts: mapping.AmountReader = field(default_factory=mapping.AmountReader)
+    open_items: tuple[OpenItem, ...] | None = None  # kept: the file is small
 
     def check(self) -> None:
         if self.problems:
@@ -206,6 +210,9 @@ class FilesLedger:
         self, administration: Administration, snapshot: _Snapshot
     ) -> Iterator[Page[OpenItem]]:
         """The items of the checked file, read again part by part (pages of `PAGE_SIZE`)."""
+        if snapshot.open_items is not None:
+            yield from _pages(snapshot.open_items, snapshot.fingerprint)
+            return
         if snapshot.items_file is None:
             yield Page(records=(), cursor=snapshot.fingerprint)
             return
@@ -337,10 +344,11 @@ class FilesLedger:
 
         parsed = mapping.ParsedItems()
         items_label = self._label(items_files[0])
+        keep = _small(items_files[0])
         table = self._table(items_files, "items", problems, items_digest, encoding)
         if table is not None:
             try:
-                # Checked whole, nothing kept: the feed reads the file again part by part.
+                # Checked whole; unless small, nothing kept: the feed reads it again in parts.
                 parsed = mapping.parse_items(
                     table,
                     items_label,
@@ -349,7 +357,7 @@ class FilesLedger:
                     # without a readable list of codes there is nothing to check against
                     debtor_codes=None if debtors is None else debtors.codes,
                     debtors_file=debtors_label,
-                    keep=False,
+                    keep=keep,
                 )
             except client.UnreadableFile as exc:
                 problems.add(items_label, exc.line, mapping.FILE_COLUMN, exc.message)
@@ -380,6 +388,7 @@ class FilesLedger:
             debtor_codes=codes,
             debtors_label=debtors_label,
             amounts=parsed.amounts,
+            open_items=tuple(parsed.open_items) if keep else None,
         )
 
     def _table(
@@ -412,6 +421,16 @@ class FilesLedger:
         except client.UnreadableFile as exc:
             problems.add(label, exc.line, mapping.FILE_COLUMN, exc.message)
             return None
+
+
+def _small(path: Path) -> bool:
+    """Whether the items file is kept parsed rather than read again for each feed."""
+    if path.suffix.lower() == ".xlsx":
+        return True
+    try:
+        return path.stat().st_size <= KEEP_BYTES
+    except OSError:
+        return True  # the read reports it
 
 
 def _file_key(paths: Sequence[Path]) -> _FileKey:

@@ -575,16 +575,48 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_files_are_checked_once_while_unchanged(tmp_path: Path, reads: list[str]) -> None:
+def test_files_are_parsed_once_while_unchanged(tmp_path: Path, reads: list[str]) -> None:
     directory = write(tmp_path / "acme", {"items.csv": ITEMS, "debtors.csv": DEBTORS})
     ledger = FilesLedger(directory)
     administration = only_administration(ledger)
     collect(ledger.debtors(administration, None))
-    assert reads == ["debtors.csv", "items.csv"]  # both checked, the debtors kept
-    # The items are not kept (a large export would not fit): each feed reads them again.
     collect(ledger.open_items(administration, None))
     ledger.read_items(administration, ["2026-001"])
+    assert reads == ["debtors.csv", "items.csv"]
+
+
+def test_a_large_items_file_is_read_again_for_each_feed(
+    tmp_path: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = write(tmp_path / "acme", {"items.csv": ITEMS, "debtors.csv": DEBTORS})
+    small = FilesLedger(directory)
+    administration = only_administration(small)
+    kept_items = collect(small.open_items(administration, None))
+    kept_cursor = list(small.open_items(administration, None).pages)[-1].cursor
+    reads.clear()
+
+    monkeypatch.setattr("adapters.files.ledger.KEEP_BYTES", 0)  # every file is "large"
+    ledger = FilesLedger(directory)
+    feed = ledger.open_items(administration, None)
+    assert reads == ["debtors.csv", "items.csv"]  # checked whole, the items not kept
+    assert feed.total == 3
+    pages = list(feed.pages)
+    assert [i for p in pages for i in p.records] == kept_items
+    assert pages[-1].cursor == kept_cursor
+    assert ledger.read_items(administration, ["C-001", "2026-001"]) == [
+        kept_items[2],
+        kept_items[0],
+    ]
     assert reads == ["debtors.csv", "items.csv", "items.csv", "items.csv"]
+
+    # Changed between the check and the reading (same size and time): refused, not mixed.
+    items_file = directory / "items.csv"
+    stat = items_file.stat()
+    feed = ledger.open_items(administration, None)
+    items_file.write_text(ITEMS.replace("2026-002;D2", "2026-00X;D2"))
+    os.utime(items_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(InputRejected, match="items.csv changed while it was read"):
+        list(feed.pages)
 
 
 def test_a_changed_file_is_read_again(tmp_path: Path, reads: list[str]) -> None:
@@ -592,7 +624,6 @@ def test_a_changed_file_is_read_again(tmp_path: Path, reads: list[str]) -> None:
     ledger = FilesLedger(directory)
     administration = only_administration(ledger)
     assert len(collect(ledger.open_items(administration, None))) == 3
-    assert reads == ["debtors.csv", "items.csv", "items.csv"]
 
     items_file = directory / "items.csv"
     stat = items_file.stat()
@@ -600,7 +631,7 @@ def test_a_changed_file_is_read_again(tmp_path: Path, reads: list[str]) -> None:
     os.utime(items_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     found = collect(ledger.open_items(administration, None))
     assert [i.invoice_number for i in found] == ["2026-001", "2026-00X", "C-001"]
-    assert reads == ["debtors.csv", "items.csv", "items.csv"] * 2
+    assert reads == ["debtors.csv", "items.csv", "debtors.csv", "items.csv"]
 
     (directory / "debtors.csv").unlink()  # now the debtors come from the items
     assert [d.code for d in collect(ledger.debtors(administration, None))] == ["D1", "D2"]
@@ -619,7 +650,7 @@ def test_a_rejection_is_cached_too_and_fixed_by_a_new_file(
     assert reads == ["items.csv"]
     (directory / "items.csv").write_text(ITEMS)
     assert len(collect(ledger.open_items(administration, None))) == 3
-    assert reads == ["items.csv", "items.csv", "items.csv"]
+    assert reads == ["items.csv", "items.csv"]
 
 
 def test_the_cache_knows_the_currency(tmp_path: Path) -> None:
