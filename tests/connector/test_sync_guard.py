@@ -156,3 +156,23 @@ def test_a_bad_share_in_the_config_is_one_line(cli, tmp_path: Path) -> None:
     assert result.code == 2
     assert "sync.max_close_share: expected a share above 0 and at most 1" in result.err
     assert "Traceback" not in result.err
+
+
+def test_the_scheduled_sync_has_the_guard_and_reads_the_share(cli, tmp_path: Path) -> None:
+    from connector.cli.jobs import sync_job
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(f"F{n},D1,2026-03-01,10.00\n" for n in range(12))
+    (exports / "items.csv").write_text(HEADER + rows, encoding="utf-8")
+    config = tmp_path / "connector.toml"
+    config.write_text("[sync]\nmax_close_share = 0.5\n", encoding="utf-8")
+    cli("init")
+    cli("connect", "files", "--name", "acme", "--path", str(exports))
+    sync_job(str(config))
+    (exports / "items.csv").write_text(HEADER, encoding="utf-8")
+    sync_job(str(config))
+    assert len(cli("items", "--json").json()) == 12  # refused
+    config.write_text("[sync]\nmax_close_share = 1\n", encoding="utf-8")
+    sync_job(str(config))
+    assert cli("items", "--json").json() == []
