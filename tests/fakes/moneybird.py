@@ -7,7 +7,15 @@
   header (`rel="next"`/`rel="prev"`) and `X-Total-Count`.
 - `filter=state:open|late,period:20240101..20241231`: the `period` defaults to this year on
   the listings, and on the synchronization listings as soon as a filter is given (without a
-  filter they list everything, as picqer#168 observed). A malformed period is a 400.
+  filter they list everything, as picqer#168 observed). A malformed period is a 400. Only the
+  filter keys and `state` values each listing's `filter` table documents are accepted
+  (external sales invoices: all, new, open, late, paid); anything else is a 400 `{"error":
+  "State isn't an option", "symbolic": {"state": "in"}}`, as Moneybird refuses an enum value.
+- `external_synchronization=404` (or 400): `external_sales_invoices/synchronization` does not
+  answer, as on a server whose OpenAPI description has no such path (the early ones).
+- Answers carry only fields of Moneybird's OpenAPI description (checked by
+  tests/adapters/moneybird/test_moneybird_conformance.py); `add_workflow(with_steps=False)`
+  sends a workflow without its `steps`.
 - `GET .../synchronization` lists `{id, version}`; `POST .../synchronization {"ids": [...]}`
   returns at most 100 records, "even if more ids are provided".
 - The rate limit: `limit` requests per fixed `window` seconds for the whole platform, every
