@@ -62,8 +62,9 @@ ITEMS = "open_items"
 KIND_UNKNOWN_TAG = "kind-unknown"
 
 DEFAULT_MAX_CLOSE_SHARE = 0.5
-# Closing fewer items than this is never a mass close (three of four invoices of a small
-# administration paid in one day is ordinary), unless the ledger listed nothing at all.
+# Closing fewer items than this is never a mass close: three of four invoices of a small
+# administration paid in one day, or its last invoice paid, is ordinary (and the summary's
+# CLOSED column shows it).
 MASS_CLOSE_FLOOR = 10
 
 
@@ -82,12 +83,12 @@ class CloseGuard:
     max_share: float = DEFAULT_MAX_CLOSE_SHARE
     allow: bool = False
 
-    def check(self, admin: str, closing: int, open_before: int, listed: int) -> None:
+    def check(self, admin: str, closing: int, open_before: int) -> None:
         if self.allow or closing == 0 or open_before == 0:
             return
         if closing <= self.max_share * open_before:
             return
-        if closing < MASS_CLOSE_FLOOR and listed > 0:
+        if closing < MASS_CLOSE_FLOOR:
             return
         share = 100 * closing / open_before
         msg = (
@@ -311,7 +312,7 @@ class _Run:
             )
         if self.guard is not None:
             open_before = sum(1 for _id, _fp, status in known.values() if status == open_status)
-            self.guard.check(self.admin.name, len(to_close), open_before, fetched)
+            self.guard.check(self.admin.name, len(to_close), open_before)
         records.close_items(self.conn, to_close, self.now)
         return fetched, new, changed, len(to_close), cursor
 

@@ -81,13 +81,19 @@ def test_a_few_closes_in_a_small_administration_pass(store: Store, ledger) -> No
     assert _sync(store, ledger).closed == 3
 
 
-def test_an_empty_listing_never_closes_silently(store: Store, ledger) -> None:
-    ledger.set_items("a", [item(n) for n in range(3)])
+def test_an_empty_listing_of_a_larger_administration_is_refused(store: Store, ledger) -> None:
     _sync(store, ledger)
     ledger.set_items("a", [])
     refused = _sync(store, ledger)
-    assert "would close 3 of its 3 open items" in refused.error
-    assert _open(store) == 3
+    assert "would close 40 of its 40 open items (100 %" in refused.error
+    assert _open(store) == 40
+
+
+def test_the_last_invoices_of_a_small_administration_may_all_be_paid(store: Store, ledger):
+    ledger.set_items("a", [item(n) for n in range(3)])
+    _sync(store, ledger)
+    ledger.set_items("a", [])
+    assert _sync(store, ledger).closed == 3
 
 
 def test_the_guard_from_the_config() -> None:
