@@ -3,20 +3,31 @@
 One administration's run is one transaction: debtors, items, closures and the new cursors
 land together or not at all, so a failure leaves the previous state intact. One failing
 administration never stops the others.
+
+A sync that would close more than a share of an administration's open items (`CloseGuard`,
+`[sync] max_close_share`, default half) is refused whole unless the caller allows it: an
+export with only its header row, or a ledger answering an empty list by mistake, must not
+silently end the dunning of every invoice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import pickle
+import tempfile
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
+from typing import IO
 from typing import Any
 from typing import Protocol
 from typing import TypeVar
@@ -28,6 +39,7 @@ from connector.domain import ItemKind
 from connector.domain import ItemStatus
 from connector.domain import Money
 from connector.domain import OpenItem
+from connector.errors import ConfigError
 from connector.errors import ConnectorError
 from connector.errors import InputRejected
 from connector.payments.outbox import pending_adjustments
@@ -45,6 +57,64 @@ T = TypeVar("T")
 
 DEBTORS = "debtors"
 ITEMS = "open_items"
+
+# The tag an adapter gives a debtor whose kind (business or consumer) the ledger does not say;
+# the sync counts them (`SyncSummary.debtors_without_kind`), the dunning may hold them back.
+KIND_UNKNOWN_TAG = "kind-unknown"
+
+DEFAULT_MAX_CLOSE_SHARE = 0.5
+# Closing fewer items than this is never a mass close: three of four invoices of a small
+# administration paid in one day, or its last invoice paid, is ordinary (and the summary's
+# CLOSED column shows it).
+MASS_CLOSE_FLOOR = 10
+
+
+class MassCloseRefused(InputRejected):
+    """A sync would close more of the open items than the guard allows; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseGuard:
+    """How much of an administration's open items one sync may close.
+
+    `max_share` is a fraction (0.5 = half); `allow` lets any share through (`connector sync
+    --allow-mass-close`).
+    """
+
+    max_share: float = DEFAULT_MAX_CLOSE_SHARE
+    allow: bool = False
+
+    def check(self, admin: str, closing: int, open_before: int) -> None:
+        if self.allow or closing == 0 or open_before == 0:
+            return
+        if closing <= self.max_share * open_before:
+            return
+        if closing < MASS_CLOSE_FLOOR:
+            return
+        share = 100 * closing / open_before
+        msg = (
+            f"{admin}: this sync would close {closing} of its {open_before} open items "
+            f"({share:.0f} %, more than the {100 * self.max_share:.0f} % allowed by "
+            "[sync] max_close_share); nothing was changed. Check the export or the ledger; "
+            "if they are right, run: connector sync --allow-mass-close"
+        )
+        raise MassCloseRefused(msg)
+
+
+def close_guard_from(section: Mapping[str, Any], *, allow: bool, where: str) -> CloseGuard:
+    """The guard from the `[sync]` table of the config (`max_close_share`).
+
+    Raises:
+        ConfigError: the share is not a number above 0 and at most 1.
+    """
+    value = section.get("max_close_share", DEFAULT_MAX_CLOSE_SHARE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) <= 1:
+        msg = (
+            f"{where}: sync.max_close_share: expected a share above 0 and at most 1 "
+            f"(such as 0.5 for half of the open items), got {value!r}"
+        )
+        raise ConfigError(msg)
+    return CloseGuard(max_share=float(value), allow=allow)
 
 
 class Progress(Protocol):
@@ -81,6 +151,7 @@ class SyncSummary:
     debtors_fetched: int = 0
     debtors_new: int = 0
     debtors_changed: int = 0
+    debtors_without_kind: int = 0  # fetched debtors whose ledger does not say their kind
     error: str = ""
     problems: tuple[str, ...] = ()
 
@@ -148,12 +219,19 @@ class _Run:
     """The state of one administration's sync inside its transaction."""
 
     def __init__(
-        self, conn: Connection, admin: AdministrationRecord, now: datetime, batch_size: int
+        self,
+        conn: Connection,
+        admin: AdministrationRecord,
+        now: datetime,
+        batch_size: int,
+        guard: CloseGuard | None = None,
     ) -> None:
         self.conn = conn
         self.admin = admin
         self.now = now
         self.batch_size = batch_size
+        self.guard = guard
+        self.without_kind = 0
 
     def debtors(self, feed: Feed[Debtor], progress: Progress) -> tuple[int, int, int, str | None]:
         known = records.debtor_fingerprints(self.conn, self.admin.id)
@@ -163,6 +241,8 @@ class _Run:
         for page in feed.pages:
             for debtor in page.records:
                 fetched += 1
+                if KIND_UNKNOWN_TAG in debtor.tags:
+                    self.without_kind += 1
                 fingerprint = debtor_fingerprint(debtor)
                 before = known.get(debtor.code)
                 if before == fingerprint:
@@ -233,6 +313,9 @@ class _Run:
                 for ext, (row_id, _fp, status) in known.items()
                 if status == open_status and ext not in seen and adjust.get(ext, 0) <= 0
             )
+        if self.guard is not None:
+            open_before = sum(1 for _id, _fp, status in known.values() if status == open_status)
+            self.guard.check(self.admin.name, len(to_close), open_before)
         records.close_items(self.conn, to_close, self.now)
         return fetched, new, changed, len(to_close), cursor
 
@@ -280,17 +363,104 @@ class _Run:
         }
 
 
-def _fetched(feed: Feed[T], progress: ProgressFactory, label: str) -> Feed[T]:
-    """The feed read to the end (the slow part, so the progress bar follows it)."""
+# A feed of more records than this is kept on disk (in an unnamed temporary file) between
+# the reading and the writing, so that a large export never sits in memory whole; a smaller
+# one stays in memory (pickling costs time).
+_KEEP_RECORDS = 100_000
+
+
+def _fetched(
+    feed: Feed[T], progress: ProgressFactory, label: str, spools: list[IO[bytes]]
+) -> Feed[T]:
+    """The feed read to the end (the slow part, so the progress bar follows it).
+
+    The first `_KEEP_RECORDS` records stay in memory; the pages after them are pickled into a
+    spool as they arrive and replayed from it for the write, so only the page being handled
+    is in memory. Pickle is safe here because the spool is our own unnamed temporary file,
+    written and read by this process alone.
+    """
     bar = progress(label, feed.total)
-    pages: list[Page[T]] = []
+    kept: list[Page[T]] = []
+    records = 0
+    spool: IO[bytes] | None = None
+    spooled = 0
     try:
         for page in feed.pages:
-            pages.append(page)
+            if spool is None and records + len(page.records) <= _KEEP_RECORDS:
+                kept.append(page)
+            else:
+                if spool is None:
+                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller
+                    spools.append(spool)
+                pickle.dump(_packed(page), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                spooled += 1
+            records += len(page.records)
             bar.update(len(page.records))
     finally:
         bar.close()
-    return Feed(pages=iter(pages), complete=feed.complete, total=feed.total)
+    pages: Iterator[Page[T]] = iter(kept)
+    if spool is not None:
+        spool.seek(0)
+        pages = itertools.chain(kept, _replayed(spool, spooled))
+    return Feed(pages=pages, complete=feed.complete, total=feed.total)
+
+
+def _packed(page: Page[Any]) -> Any:
+    """A page as plain values for the spool: open items as tuples, which pickle several
+    times faster than the (slotted, frozen) dataclasses themselves."""
+    records = page.records
+    if records and all(type(r) is OpenItem for r in records):
+        rows = [
+            (
+                i.external_id,
+                i.invoice_number,
+                i.debtor_code,
+                i.invoice_date,
+                i.due_date,
+                i.open_amount.amount,
+                i.open_amount.currency,
+                None if i.amount is None else i.amount.amount,
+                None if i.amount is None else i.amount.currency,
+                i.description,
+            )
+            for i in records
+        ]
+        return ("items", rows, tuple(page.removed), page.cursor)
+    return ("page", page)
+
+
+def _money(amount: Decimal, currency: str) -> Money:
+    # Checked when it was made; built again without checking it twice.
+    money: Money = object.__new__(Money)
+    object.__setattr__(money, "amount", amount)
+    object.__setattr__(money, "currency", currency)
+    return money
+
+
+def _unpacked(packed: Any) -> Page[Any]:
+    if packed[0] == "page":
+        page: Page[Any] = packed[1]
+        return page
+    _kind, rows, removed, cursor = packed
+    items = [
+        OpenItem(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            _money(r[5], r[6]),
+            None if r[7] is None else _money(r[7], r[8]),
+            r[9],
+        )
+        for r in rows
+    ]
+    return Page(records=items, removed=removed, cursor=cursor)
+
+
+def _replayed(spool: IO[bytes], count: int) -> Iterator[Page[Any]]:
+    for _ in range(count):
+        yield _unpacked(pickle.load(spool))  # noqa: S301 - our own spool, see _fetched
 
 
 def refresh_items(
@@ -322,8 +492,12 @@ def sync_administration(
     batch_size: int = 1000,
     progress: ProgressFactory = no_progress,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    guard: CloseGuard | None = None,
 ) -> SyncSummary:
     """Sync one administration in one transaction; errors are returned, not raised.
+
+    `guard` limits how much of the open items one sync may close (default: half, see
+    `CloseGuard`); a sync beyond it fails with `MassCloseRefused` and changes nothing.
 
     Everything is read from the ledger first, with no transaction open, and then written in
     one short write transaction. Holding SQLite's write lock across slow ledger calls would
@@ -332,18 +506,19 @@ def sync_administration(
     """
     now = clock()
     domain_admin = admin.domain()
+    spools: list[IO[bytes]] = []
     try:
         with store.begin() as conn:
             debtor_cursor = None if full else records.get_cursor(conn, admin.id, DEBTORS)
             item_cursor = None if full else records.get_cursor(conn, admin.id, ITEMS)
         debtor_feed = _fetched(
-            ledger.debtors(domain_admin, debtor_cursor), progress, f"{admin.name}: debtors"
+            ledger.debtors(domain_admin, debtor_cursor), progress, f"{admin.name}: debtors", spools
         )
         item_feed = _fetched(
-            ledger.open_items(domain_admin, item_cursor), progress, f"{admin.name}: items"
+            ledger.open_items(domain_admin, item_cursor), progress, f"{admin.name}: items", spools
         )
         with store.begin(immediate=True) as conn:
-            run = _Run(conn, admin, now, batch_size)
+            run = _Run(conn, admin, now, batch_size, guard or CloseGuard())
             d_fetched, d_new, d_changed, d_cursor = run.debtors(debtor_feed, _Silent())
             fetched, new, changed, closed, i_cursor = run.items(item_feed, _Silent())
             if d_cursor is not None:
@@ -357,6 +532,9 @@ def sync_administration(
     except Exception as exc:  # an adapter bug must not stop the other administrations
         logger.exception("sync of administration %s failed", admin.id)
         return _failed(store, admin, now, f"unexpected error: {type(exc).__name__}: {exc}", ())
+    finally:
+        for spool in spools:
+            spool.close()
     return SyncSummary(
         administration_id=admin.id,
         administration=admin.name,
@@ -367,6 +545,7 @@ def sync_administration(
         debtors_fetched=d_fetched,
         debtors_new=d_new,
         debtors_changed=d_changed,
+        debtors_without_kind=run.without_kind,
     )
 
 
@@ -408,6 +587,7 @@ def sync_all(
     batch_size: int = 1000,
     progress: ProgressFactory = no_progress,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    guard: CloseGuard | None = None,
 ) -> list[SyncSummary]:
     """Sync every active administration (or the ones named); one failure stops none else."""
     summaries: list[SyncSummary] = []
@@ -443,6 +623,7 @@ def sync_all(
                     batch_size=batch_size,
                     progress=progress,
                     clock=clock,
+                    guard=guard,
                 )
             )
     return summaries

@@ -62,6 +62,7 @@ from connector.domain import Money
 from connector.domain import OpenItem
 from connector.domain import currency_exponent
 from connector.domain import is_currency_code
+from connector.sync import KIND_UNKNOWN_TAG
 
 T = TypeVar("T")
 
@@ -508,6 +509,9 @@ class ParsedItems:
     # without a debtors file
     debtor_names: dict[str, str] = field(default_factory=dict)
     rows: int = 0
+    opened: int = 0  # open items found (also when they are not kept)
+    # how the file writes its separators: hand it to a later read of part of the file
+    amounts: AmountReader = field(default_factory=lambda: AmountReader())
 
 
 def _missing_columns(table: Table, file: str, layout: Layout, problems: Problems) -> bool:
@@ -530,16 +534,21 @@ def parse_items(
     currency: str,
     debtor_codes: Container[str] | None = None,
     debtors_file: str = "",
+    keep: bool = True,
+    amounts: AmountReader | None = None,
 ) -> ParsedItems:
     """The items of an items file; `debtor_codes` are the debtors file's codes, if there is one.
 
     Items with a zero open amount are settled and left out; negative ones are credit notes.
+    `keep=False` checks the file and counts its open items without keeping them (a large
+    export is then read again part by part); `amounts` is the reader of an earlier read of the
+    whole file, so that a part's ambiguous amounts are read as the whole file shows.
     """
     result = ParsedItems()
     layout = resolve_columns(table.header, ITEM_COLUMNS)
     if _missing_columns(table, file, layout, problems):
         return result
-    amounts = AmountReader()
+    amounts = result.amounts = amounts or AmountReader()
     dates: dict[str, date] = {}
     label = layout.label
     i_number, i_code = layout.at("invoice_number"), layout.at("debtor_code")
@@ -709,7 +718,8 @@ def parse_items(
                 pending.append((-1, line, "amount", amount_value, row_currency))
             continue
 
-        index = len(open_items)
+        index = result.opened
+        result.opened += 1
         if isinstance(open_value, Ambiguous):
             pending.append((index, line, "open_amount", open_value, row_currency))
             open_money = Money(open_value.thousands, row_currency)  # until the file is read
@@ -723,6 +733,8 @@ def parse_items(
             # most open items are unpaid: share the value instead of building it twice
             same = amount_value == open_money.amount
             original = open_money if same else Money(amount_value, row_currency)
+        if not keep:
+            continue
         description = ""
         if i_description >= 0:
             cell = row[i_description]
@@ -744,7 +756,7 @@ def parse_items(
         except BadValue as exc:
             problems.add(file, line, label[name], str(exc))
             continue
-        if index >= 0:
+        if index >= 0 and keep:
             item = open_items[index]
             money = Money(resolved, row_currency)
             if name == "open_amount":
@@ -809,6 +821,9 @@ def parse_debtors(table: Table, file: str, problems: Problems) -> ParsedDebtors:
         language = _optional(text, "language", parse_language, "nl", report)
         no_tags: tuple[str, ...] = ()
         tags = _optional(text, "tags", parse_tags, no_tags, report)
+        if not text.get("kind"):
+            # Taken as business, but never silently: tagged, and counted by the sync.
+            tags = (*tags, KIND_UNKNOWN_TAG)
         payment_term_days: int | None = None
         if text.get("payment_term_days"):
             try:
@@ -865,5 +880,10 @@ def _compact(text: str) -> str:
 
 
 def derived_debtors(names: dict[str, str]) -> list[Debtor]:
-    """Debtors for an administration without a debtors file: code and name from the items."""
-    return [Debtor(code=code, name=name or code) for code, name in names.items()]
+    """Debtors for an administration without a debtors file: code and name from the items.
+
+    Their kind is not known (taken as business): they are tagged `kind-unknown`."""
+    return [
+        Debtor(code=code, name=name or code, tags=(KIND_UNKNOWN_TAG,))
+        for code, name in names.items()
+    ]

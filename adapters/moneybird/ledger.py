@@ -44,6 +44,7 @@ from typing import Any
 
 from adapters.moneybird import mapping
 from adapters.moneybird.auth import Settings
+from adapters.moneybird.client import SYNC_BATCH
 from adapters.moneybird.client import MoneybirdClient
 from adapters.moneybird.mapping import InvoiceKind
 from adapters.moneybird.mapping import MappingError
@@ -101,7 +102,12 @@ def _decode(cursor: str | None, keys: Sequence[str]) -> dict[str, Any] | None:
 
 
 def _open_filter(kind: InvoiceKind, period: str) -> str:
-    return f"state:{'|'.join(mapping.OPEN_STATES[kind])},period:{period}"
+    return f"state:{'|'.join(mapping.FILTER_STATES[kind])},period:{period}"
+
+
+# Answers that mean "this server has no such path" for the external sales invoices'
+# synchronization API (routed as `external_sales_invoices/{id}`: "not found" or "invalid").
+_NO_SUCH_PATH = (400, 404)
 
 
 class MoneybirdLedger:
@@ -121,6 +127,8 @@ class MoneybirdLedger:
         self.settings = settings
         self._clock = clock
         self._languages: dict[str, str] = {}
+        # Administrations whose external_sales_invoices/synchronization did not answer.
+        self._no_synchronization: set[str] = set()
 
     def __repr__(self) -> str:
         return f"MoneybirdLedger({self.settings.api_url!r})"
@@ -216,6 +224,17 @@ class MoneybirdLedger:
                 adm,
                 ", ".join(auto),
             )
+        unknown = sorted(f.name for f in flows.values() if f.auto_reminders is None)
+        if unknown or not flows:
+            logger.warning(
+                "moneybird administration %s: cannot tell whether %s send reminders by "
+                "themselves; their debtors are tagged %s: check those workflows in Moneybird",
+                adm,
+                ("the workflows " + ", ".join(unknown))
+                if unknown
+                else "its workflows (none could be read)",
+                mapping.REMINDERS_UNKNOWN_TAG,
+            )
         yield Page(cursor=_encode({"c": state, "w": fingerprint}))
 
     # --- open items ------------------------------------------------------------------------
@@ -229,10 +248,10 @@ class MoneybirdLedger:
         adm = administration.external_id
         previous = _decode(cursor, [k.value for k in InvoiceKind])
         period = self._period()
-        current = {
-            kind: self.client.versions(adm, kind.value, _open_filter(kind, period))
-            for kind in InvoiceKind
-        }
+        current: dict[InvoiceKind, Mapping[str, int]] = {}
+        listed: dict[InvoiceKind, Mapping[str, Mapping[str, Any]]] = {}
+        for kind in InvoiceKind:
+            current[kind], listed[kind] = self._versions(adm, kind, _open_filter(kind, period))
         plan: dict[InvoiceKind, list[str]] = {}
         total = 0
         for kind in InvoiceKind:
@@ -241,20 +260,89 @@ class MoneybirdLedger:
             gone = [i for i in before if i not in current[kind]]  # confirmed by a fresh read
             plan[kind] = changed + gone
             total += len(changed)
-        pages = self._item_pages(adm, current, plan)
+        pages = self._item_pages(adm, current, plan, listed)
         return Feed(pages=pages, complete=previous is None, total=total)
+
+    def _versions(
+        self, adm: str, kind: InvoiceKind, filter_: str
+    ) -> tuple[dict[str, int], dict[str, Mapping[str, Any]]]:
+        """id -> version of the open invoices of `kind`, and the full records when they came
+        with it (the listing, where the synchronization path does not answer)."""
+        if not self._listing_only(adm, kind):
+            try:
+                return self.client.versions(adm, kind.value, filter_), {}
+            except LedgerError as exc:
+                if kind is not InvoiceKind.EXTERNAL or exc.status not in _NO_SUCH_PATH:
+                    raise
+                self._no_synchronization.add(adm)
+                logger.info(
+                    "moneybird: %s has no external_sales_invoices/synchronization (HTTP %s); "
+                    "reading the listing instead",
+                    adm,
+                    exc.status,
+                )
+        records: dict[str, Mapping[str, Any]] = {}
+        for rows in self.client.pages(f"{adm}/{kind.value}.json", {"filter": filter_}):
+            for row in rows:
+                if isinstance(row, Mapping):
+                    records[mapping.record_id(row)] = row
+        versions = {rid: int(row.get("version") or 0) for rid, row in records.items()}
+        return versions, records
+
+    def _listing_only(self, adm: str, kind: InvoiceKind) -> bool:
+        return kind is InvoiceKind.EXTERNAL and adm in self._no_synchronization
+
+    def _records(
+        self,
+        adm: str,
+        kind: InvoiceKind,
+        ids: Sequence[str],
+        listed: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Iterator[tuple[list[str], list[Any]]]:
+        """The full records of `ids`, 100 at a time: `POST .../synchronization`, or where
+        that path does not answer, the listed records and `GET .../{id}` for the rest."""
+        if not ids:
+            return
+        if not self._listing_only(adm, kind):
+            batches = self.client.fetch(adm, kind.value, ids)
+            try:
+                first = next(batches)
+            except LedgerError as exc:
+                if kind is not InvoiceKind.EXTERNAL or exc.status not in _NO_SUCH_PATH:
+                    raise
+                self._no_synchronization.add(adm)
+            else:
+                yield first
+                yield from batches
+                return
+        known = listed or {}
+        for start in range(0, len(ids), SYNC_BATCH):
+            batch = list(ids[start : start + SYNC_BATCH])
+            rows = [known[i] if i in known else self._one(adm, kind, i) for i in batch]
+            yield batch, [row for row in rows if row is not None]
+
+    def _one(self, adm: str, kind: InvoiceKind, rid: str) -> Mapping[str, Any] | None:
+        """`GET .../{id}`: the record, or None when Moneybird has no such record."""
+        try:
+            row = self.client.get(f"{adm}/{kind.value}/{rid}.json")
+        except LedgerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return row if isinstance(row, Mapping) else None
 
     def _item_pages(
         self,
         adm: str,
         current: Mapping[InvoiceKind, Mapping[str, int]],
         plan: Mapping[InvoiceKind, Sequence[str]],
+        listed: Mapping[InvoiceKind, Mapping[str, Mapping[str, Any]]],
     ) -> Iterator[Page[OpenItem]]:
         state: dict[str, dict[str, int]] = {k.value: dict(current[k]) for k in InvoiceKind}
         problems: list[str] = []
         for kind in InvoiceKind:
             versions = state[kind.value]
-            for batch, rows in self.client.fetch(adm, kind.value, plan[kind]):
+            for batch, rows in self._records(adm, kind, plan[kind], listed[kind]):
                 records: list[OpenItem] = []
                 removed: list[str] = []
                 returned: set[str] = set()
@@ -301,7 +389,7 @@ class MoneybirdLedger:
         found: list[OpenItem] = []
         problems: list[str] = []
         for kind in InvoiceKind:
-            for _batch, rows in self.client.fetch(adm, kind.value, wanted[kind]):
+            for _batch, rows in self._records(adm, kind, wanted[kind]):
                 for row in rows:
                     try:
                         item = mapping.open_item(kind, row)

@@ -36,6 +36,9 @@ EXTERNAL_PREFIX = "ext:"
 NOTE_MARKER = "[dunning-connector "
 # The tag of a debtor whose Moneybird invoice workflow sends reminders by itself.
 REMINDERS_TAG = "moneybird-reminders"
+# The tag of a debtor of whom that cannot be told (the workflow came without its steps, or
+# could not be read): never taken to mean "no".
+REMINDERS_UNKNOWN_TAG = "moneybird-reminders-unknown"
 
 
 class MappingError(ValueError):
@@ -57,6 +60,16 @@ class InvoiceKind(enum.StrEnum):
 OPEN_STATES: Mapping[InvoiceKind, tuple[str, ...]] = {
     InvoiceKind.SALES: ("open", "late", "reminded", "pending_payment"),
     InvoiceKind.EXTERNAL: ("open", "late", "pending_payment"),
+}
+
+# The `state` values the listings are filtered on: only values each `filter` table documents.
+# External sales invoices document `all, new, open, late, paid` (their records may still be
+# `pending_payment`: such a record is kept open when it is read, see `open_amount`, but it
+# cannot be asked for by filter: an invoice that goes pending is re-read by id, an invoice
+# that is pending from the start is found once it is open or late again).
+FILTER_STATES: Mapping[InvoiceKind, tuple[str, ...]] = {
+    InvoiceKind.SALES: ("open", "late", "reminded", "pending_payment"),
+    InvoiceKind.EXTERNAL: ("open", "late"),
 }
 
 
@@ -151,18 +164,36 @@ def administration(row: Mapping[str, Any]) -> Administration | None:
 
 @dataclass(frozen=True, slots=True)
 class Workflow:
-    """An invoice workflow: the payment term and whether Moneybird sends reminders itself."""
+    """An invoice workflow: the payment term and whether Moneybird sends reminders itself.
+
+    `auto_reminders` is None when that cannot be told: the workflow came without `steps`.
+    """
 
     id: str
     name: str
     payment_term_days: int | None
-    auto_reminders: bool
+    auto_reminders: bool | None
     reminder_steps: int
     default: bool = False
 
 
 def workflow(row: Mapping[str, Any]) -> Workflow:
-    steps = sorted(row.get("steps") or [], key=lambda s: int(s.get("step_order") or 0))
+    """A workflow from `workflow_response`: its `steps` (`workflow_step_response`: step_order,
+    due_interval, reminder_text, reminder_auto_send) tell the payment term and the reminders.
+    """
+    raw = row.get("steps")
+    if not isinstance(raw, list):
+        return Workflow(
+            id=record_id(row),
+            name=text(row.get("name")),
+            payment_term_days=None,
+            auto_reminders=None,
+            reminder_steps=0,
+            default=bool(row.get("default")),
+        )
+    steps = sorted(
+        (s for s in raw if isinstance(s, Mapping)), key=lambda s: int(s.get("step_order") or 0)
+    )
     term = text(steps[0].get("due_interval")) if steps else ""
     reminders = [s for s in steps[1:] if s.get("reminder_text") or s.get("reminder_auto_send")]
     return Workflow(
@@ -188,8 +219,12 @@ def default_workflow(workflows: Mapping[str, Workflow]) -> Workflow | None:
 
 
 def reminder_tags(flow: Workflow | None) -> tuple[str, ...]:
-    """`moneybird-reminders` when the debtor's invoice workflow sends reminders by itself."""
-    return (REMINDERS_TAG,) if flow is not None and flow.auto_reminders else ()
+    """`moneybird-reminders` when the debtor's invoice workflow sends reminders by itself,
+    `moneybird-reminders-unknown` when that cannot be told (no workflow known, or one
+    without its steps), nothing when it is known not to."""
+    if flow is None or flow.auto_reminders is None:
+        return (REMINDERS_UNKNOWN_TAG,)
+    return (REMINDERS_TAG,) if flow.auto_reminders else ()
 
 
 def _iban(value: Any) -> str:

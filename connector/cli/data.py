@@ -31,8 +31,10 @@ from connector.output import write_json
 from connector.output import write_table
 from connector.store import records
 from connector.store.records import AdministrationRecord
+from connector.sync import CloseGuard
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
+from connector.sync import close_guard_from
 from connector.sync import discover
 from connector.sync import sync_all
 
@@ -80,8 +82,14 @@ def administrations(ctx: Context, as_json: bool) -> None:
 
 
 def _run_sync(
-    ctx: Context, *, administration: str | None, full: bool, progress: ProgressFactory
+    ctx: Context,
+    *,
+    administration: str | None,
+    full: bool,
+    progress: ProgressFactory,
+    allow_mass_close: bool = False,
 ) -> list[SyncSummary]:
+    guard = close_guard(ctx, allow=allow_mass_close)
     store = ctx.store()
     with store.begin() as conn:
         ids = admin_ids(conn, administration)
@@ -92,7 +100,14 @@ def _run_sync(
         full=full,
         batch_size=ctx.settings.sync_batch_size,
         progress=progress,
+        guard=guard,
     )
+
+
+def close_guard(ctx: Context, *, allow: bool = False) -> CloseGuard:
+    """The mass-close guard of `[sync] max_close_share` (default 0.5)."""
+    where = str(ctx.settings.config_path or "config")
+    return close_guard_from(ctx.settings.section("sync"), allow=allow, where=where)
 
 
 def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
@@ -115,6 +130,12 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
         right=(0, 2, 3, 4, 5, 6),
     )
     for s in summaries:
+        if s.debtors_without_kind:
+            noun = "debtor has" if s.debtors_without_kind == 1 else "debtors have"
+            click.echo(
+                f"{s.administration}: {s.debtors_without_kind} {noun} no kind (business or "
+                "consumer) in the ledger and are treated as business; tagged kind-unknown"
+            )
         for problem in s.problems:
             click.echo(f"  {problem}", err=True)
 
@@ -122,10 +143,22 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
 @click.command()
 @administration_option
 @click.option("--full", is_flag=True, help="Ignore the stored cursors and read everything.")
+@click.option(
+    "--allow-mass-close",
+    is_flag=True,
+    help="Let this sync close more of an administration's open items than "
+    "[sync] max_close_share allows (default half).",
+)
 @pass_context
-def sync(ctx: Context, administration: str | None, full: bool) -> None:
+def sync(ctx: Context, administration: str | None, full: bool, allow_mass_close: bool) -> None:
     """Bring the store in line with the ledgers."""
-    summaries = _run_sync(ctx, administration=administration, full=full, progress=progress())
+    summaries = _run_sync(
+        ctx,
+        administration=administration,
+        full=full,
+        progress=progress(),
+        allow_mass_close=allow_mass_close,
+    )
     if not summaries:
         click.echo("nothing to sync; connect a ledger first: connector connect files --path DIR")
         return

@@ -18,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from connector.cli.context import Context
 from connector.cli.context import pass_context
+from connector.cli.data import close_guard
 from connector.scheduler import SchedulerLock
 from connector.scheduler import SchedulerSettings
 from connector.scheduler import build_scheduler
@@ -63,6 +64,7 @@ def sync_job(config_path: str | None) -> None:
                 ctx.ledger_for,
                 batch_size=ctx.settings.sync_batch_size,
                 progress=no_progress,
+                guard=close_guard(ctx),  # [sync] max_close_share, as `connector sync` reads it
             )
         )
     finally:

@@ -178,3 +178,30 @@ def test_a_write_during_the_ledger_read_does_not_wait_for_the_sync(store: Store,
     summaries = _sync(store, ledger)
     assert all(s.ok for s in summaries), [s.error for s in summaries]
     assert waited and max(waited) < 2
+
+
+def test_a_large_feed_is_spooled_to_disk_and_arrives_whole(
+    store: Store, ledger: FakeLedger, monkeypatch: pytest.MonkeyPatch
+):
+    # Issue 12.6: a feed beyond _KEEP_RECORDS is pickled to a temporary file between the
+    # reading and the writing instead of held in memory; what lands is the same.
+    import connector.sync as engine
+
+    _connect(store, ledger)
+    _sync(store, ledger)
+    expected = _state(store)
+    spooled: list[object] = []
+    real = engine._replayed
+
+    def counting(spool, count):
+        spooled.append(count)
+        return real(spool, count)
+
+    monkeypatch.setattr(engine, "_KEEP_RECORDS", 5)
+    monkeypatch.setattr(engine, "_replayed", counting)
+    items = [item(n, open_amount="7.00") for n in range(23)]
+    ledger.set_items("a", items)
+    [alpha] = [s for s in _sync(store, ledger, full=True) if s.administration == "Alpha"]
+    assert spooled and (alpha.fetched, alpha.changed) == (23, 23)
+    assert set(_state(store).values()) == {("open", Decimal("7.00"))}
+    assert _state(store).keys() == expected.keys()

@@ -7,7 +7,15 @@
   header (`rel="next"`/`rel="prev"`) and `X-Total-Count`.
 - `filter=state:open|late,period:20240101..20241231`: the `period` defaults to this year on
   the listings, and on the synchronization listings as soon as a filter is given (without a
-  filter they list everything, as picqer#168 observed). A malformed period is a 400.
+  filter they list everything, as picqer#168 observed). A malformed period is a 400. Only the
+  filter keys and `state` values each listing's `filter` table documents are accepted
+  (external sales invoices: all, new, open, late, paid); anything else is a 400 `{"error":
+  "State isn't an option", "symbolic": {"state": "in"}}`, as Moneybird refuses an enum value.
+- `external_synchronization=404` (or 400): `external_sales_invoices/synchronization` does not
+  answer, as on a server whose OpenAPI description has no such path (the early ones).
+- Answers carry only fields of Moneybird's OpenAPI description (checked by
+  tests/adapters/moneybird/test_moneybird_conformance.py); `add_workflow(with_steps=False)`
+  sends a workflow without its `steps`.
 - `GET .../synchronization` lists `{id, version}`; `POST .../synchronization {"ids": [...]}`
   returns at most 100 records, "even if more ids are provided".
 - The rate limit: `limit` requests per fixed `window` seconds for the whole platform, every
@@ -61,6 +69,40 @@ UNPAID = ("open", "late", "reminded", "pending_payment")
 SALES = "sales_invoices"
 EXTERNAL = "external_sales_invoices"
 
+# The filter keys and `state` values each listing documents (the OpenAPI description's
+# `filter` tables); anything else is refused as Moneybird refuses an enum it does not know.
+FILTER_KEYS = {
+    SALES: frozenset(
+        {
+            "state",
+            "period",
+            "reference",
+            "contact_id",
+            "recurring_sales_invoice_id",
+            "workflow_id",
+            "created_after",
+            "updated_after",
+        }
+    ),
+    EXTERNAL: frozenset({"state", "period", "contact_id"}),
+}
+FILTER_STATES = {
+    SALES: frozenset(
+        {
+            "all",
+            "draft",
+            "open",
+            "scheduled",
+            "pending_payment",
+            "late",
+            "reminded",
+            "paid",
+            "uncollectible",
+        }
+    ),
+    EXTERNAL: frozenset({"all", "new", "open", "late", "paid"}),
+}
+
 
 def amount(value: Decimal) -> str:
     """Moneybird's way of writing an amount: "121.0", "241.99", "-363.0"."""
@@ -71,6 +113,10 @@ def amount(value: Decimal) -> str:
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Text(str):
+    """A text/plain answer (the PDF download's redirect)."""
 
 
 class _Problem(Exception):  # noqa: N818 - an answer to send
@@ -126,8 +172,12 @@ class FakeMoneybird:
         retry_after: str = "epoch",
         limit_headers: bool = True,
         today: date | None = None,
+        external_synchronization: int | None = None,
     ) -> None:
         self.limit = limit
+        # None: `external_sales_invoices/synchronization` answers; a status (404, 400): it
+        # does not, as on a server whose description has no such path.
+        self.external_synchronization = external_synchronization
         self.window = window
         self.tokens = set(tokens)
         self.accepts = accepts or (lambda token: token in self.tokens)
@@ -243,7 +293,10 @@ class FakeMoneybird:
         due_interval: int = 14,
         auto_send: bool = False,
         default: bool = False,
+        with_steps: bool = True,
     ) -> str:
+        """An invoice workflow; `with_steps=False` answers without its steps (as a server
+        whose workflow description lacks them would)."""
         with self._lock:
             wid = self.next_id()
             now = _stamp(datetime.now(UTC))
@@ -274,8 +327,9 @@ class FakeMoneybird:
                 "prices_are_incl_tax": False,
                 "created_at": now,
                 "updated_at": now,
-                "steps": steps,
             }
+            if with_steps:
+                self.admins[adm].workflows[wid]["steps"] = steps
             return wid
 
     def add_contact(self, adm: str, **fields: Any) -> dict[str, Any]:
@@ -577,6 +631,8 @@ class FakeMoneybird:
         return app
 
     def _respond(self, status: int, body: Any, headers: dict[str, str]) -> Response:
+        if isinstance(body, _Text):
+            return Response(str(body), status=status, headers=headers, mimetype="text/plain")
         payload = "" if body is None else json.dumps(body, default=str)
         return Response(payload, status=status, headers=headers, mimetype="application/json")
 
@@ -663,6 +719,13 @@ class FakeMoneybird:
             "GET sales_invoices/{id}/download_pdf": self._download_pdf,
             "POST sales_invoices/{id}/resume": self._pause,
         }
+        if self.external_synchronization is not None and route.endswith(
+            f"{EXTERNAL}/synchronization"
+        ):
+            # Routed as `external_sales_invoices/{id}` with id "synchronization".
+            if self.external_synchronization == 400:
+                raise _Problem(400, {"error": "id is invalid", "symbolic": {"id": "invalid"}})
+            raise _Problem(404, {"error": "Record not found for model name: External invoice"})
         handler = handlers.get(route)
         if handler is None:
             raise _not_found()
@@ -742,7 +805,14 @@ class FakeMoneybird:
         for part in (raw or "").split(","):
             if part:
                 key, _, value = part.partition(":")
+                if key not in FILTER_KEYS[resource]:
+                    raise _Problem(
+                        400, {"error": f"Filter {key} isn't an option", "symbolic": {key: "in"}}
+                    )
                 filters[key] = value
+        for state in filters.get("state", "all").split("|"):
+            if state not in FILTER_STATES[resource]:
+                raise _Problem(400, {"error": "State isn't an option", "symbolic": {"state": "in"}})
         period = filters.get("period") or ("this_year" if period_default else None)
         states = None if filters.get("state", "all") == "all" else set(filters["state"].split("|"))
         start_end = self._period(period) if period else None
@@ -797,7 +867,10 @@ class FakeMoneybird:
 
     def _download_pdf(self, admin: _Administration, rest: list[str]) -> tuple[int, Any, dict]:
         invoice = self._find(admin, rest)
-        return 302, None, {"Location": f"{self.url}/files/{admin.id}/{invoice['id']}.pdf"}
+        location = f"{self.url}/files/{admin.id}/{invoice['id']}.pdf"
+        # As described: 302, text/plain "This resource has been moved temporarily to ...".
+        text = _Text(f"This resource has been moved temporarily to {location}.")
+        return 302, text, {"Location": location}
 
     def invoice_pdf_bytes(self, adm: str, iid: str) -> bytes:
         number = self.invoice(adm, iid)["invoice_id"]

@@ -16,6 +16,7 @@ from adapters.files.client import UnreadableFile
 from adapters.files.client import decode
 from adapters.files.client import find_files
 from adapters.files.client import has_items_file
+from adapters.files.client import open_csv
 from adapters.files.client import read_table
 from adapters.files.client import sniff_delimiter
 
@@ -86,12 +87,55 @@ def test_utf8_with_bom() -> None:
     assert rows(table) == [(2, ["F1", "Crème brûlée"])]
 
 
-def test_cp1252_fallback() -> None:
+def test_windows_1252_is_read_only_when_the_administration_says_so() -> None:
     data = "Factuurnummer;Omschrijving;Bedrag\nF1;Café Zoë;€ 12,50\n".encode("cp1252")
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
-    table = read_table(CSV, data)
+    # Not guessed: UTF-8 is expected unless encoding = "cp1252" is set.
+    with pytest.raises(UnreadableFile) as raised:
+        read_table(CSV, data)
+    assert raised.value.line == 2
+    assert raised.value.message == (
+        "cannot decode the file: byte 0xe9 at byte offset 40 is not UTF-8; save it as CSV "
+        'UTF-8, or set encoding = "cp1252" in administration.toml if the export is Windows-1252'
+    )
+    table = read_table(CSV, data, "cp1252")
     assert rows(table) == [(2, ["F1", "Café Zoë", "€ 12,50"])]
+
+
+def test_a_mixed_encoding_file_stops_at_the_first_foreign_byte(tmp_path: Path) -> None:
+    # Mostly UTF-8, one line written by a Windows-1252 program: it once became mojibake.
+    lines = ["Factuurnummer;Omschrijving", "F1;Crème brûlée", "F2;Café", "F3;Zoë"]
+    data = "\n".join(lines[:2]).encode() + b"\n" + lines[2].encode("cp1252") + b"\n"
+    data += lines[3].encode() + b"\n"
+    path = tmp_path / "items.csv"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile) as raised:
+        open_csv(path)
+    offset = data.index(b"\xe9")
+    assert raised.value.line == 3
+    assert f"byte 0xe9 at byte offset {offset} is not UTF-8" in raised.value.message
+    # Declared Windows-1252, the UTF-8 lines are found instead of turned into "Ã¨".
+    with pytest.raises(UnreadableFile) as raised:
+        open_csv(path, "cp1252")
+    assert raised.value.line == 2
+    assert raised.value.message.startswith(
+        "mixed encodings: the UTF-8 sequence for 'è' at byte offset 32 in a file declared "
+        'encoding = "cp1252"'
+    )
+
+
+def test_the_offset_is_exact_across_chunk_boundaries(tmp_path: Path) -> None:
+    # 0xc3 0xa9 ("é") split over the 1 MB chunk boundary is fine; a lone 0xff after it is not.
+    head = b"a,b\n" + b"x" * ((1 << 20) - 5) + b"\n"
+    data = head[:-1] + b"\xc3" + b"\xa9\n" + b"y\n\xff\n"
+    path = tmp_path / "items.csv"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile) as raised:
+        open_csv(path)
+    assert raised.value.line == 4
+    offset = data.index(b"\xff")
+    assert f"byte 0xff at byte offset {offset} " in raised.value.message
 
 
 def test_utf16_with_bom_as_excel_writes_unicode_text() -> None:
@@ -101,13 +145,22 @@ def test_utf16_with_bom_as_excel_writes_unicode_text() -> None:
 
 def test_undecodable_file_names_the_line() -> None:
     data = b"a,b\n1,2\n3,\x81\n"  # 0x81 is neither valid UTF-8 here nor defined in cp1252
-    with pytest.raises(UnreadableFile) as raised:
-        read_table(CSV, data)
-    assert raised.value.line == 3
-    assert raised.value.message == (
-        "cannot decode the file: byte 0x81 is neither UTF-8 nor Windows-1252; save it as CSV UTF-8"
-    )
+    for encoding in ("utf-8", "cp1252"):
+        with pytest.raises(UnreadableFile) as raised:
+            read_table(CSV, data, encoding)
+        assert raised.value.line == 3
+        assert "byte 0x81 at byte offset 10 is not" in raised.value.message
     assert decode(b"plain") == "plain"
+
+
+def test_a_streamed_file_reads_as_the_bytes_would(tmp_path: Path) -> None:
+    text = 'sep=;\r\n\r\nFactuurnummer;Omschrijving\r\nF1;"twee\r\nregels"\r\n\r\nF2;b\r\n'
+    path = tmp_path / "items.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    streamed = open_csv(path)
+    assert streamed.header == ("Factuurnummer", "Omschrijving")
+    assert rows(streamed) == rows(read_table(CSV, path.read_bytes()))
+    assert rows(open_csv(path)) == [(4, ["F1", "twee\r\nregels"]), (7, ["F2", "b"])]
 
 
 @pytest.mark.parametrize(

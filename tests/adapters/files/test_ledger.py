@@ -30,6 +30,7 @@ from connector.ports import Capabilities
 from connector.ports import Feed
 
 T = TypeVar("T")
+KIND_UNKNOWN = "kind-unknown"
 
 ITEMS = """\
 Factuurnummer;Debiteurnummer;Factuurdatum;Vervaldatum;Bedrag;Openstaand;Omschrijving
@@ -174,7 +175,12 @@ def test_administration_settings(tmp_path: Path) -> None:
         (
             'valuta = "EUR"',
             "acme/administration.toml: unknown key 'valuta' "
-            "(expected name, currency, timezone, country)",
+            "(expected name, currency, timezone, country, encoding)",
+        ),
+        (
+            'encoding = "klingon"',
+            "acme/administration.toml: encoding: not an encoding: 'klingon' "
+            '(such as "utf-8" or "cp1252")',
         ),
         ("name = 3", "acme/administration.toml: name: expected a non-empty string, got 3"),
         (
@@ -272,11 +278,11 @@ def test_the_cursor_fingerprints_the_files(tmp_path: Path) -> None:
     assert len(page.cursor) == len("sha256:") + 64
     assert item_page.cursor == page.cursor
 
-    expected = hashlib.sha256()
+    each = []
     for name, text in (("debtors.csv", DEBTORS), ("items.csv", ITEMS)):
         data = text.encode()
-        expected.update(f"{name}\0{len(data)}\0".encode())
-        expected.update(data)
+        each.append(hashlib.sha256(f"{name}\0{len(data)}\0".encode() + data).digest())
+    expected = hashlib.sha256(b"".join(each))
     assert page.cursor == f"sha256:{expected.hexdigest()}"
 
     # Same bytes, new ledger: same fingerprint. Other bytes: another one.
@@ -310,7 +316,9 @@ def test_empty_feeds_still_carry_the_cursor(tmp_path: Path) -> None:
     assert feed.total == 0 and feed.complete
     [page] = list(feed.pages)
     assert page.records == () and page.cursor is not None
-    assert collect(ledger.debtors(administration, None)) == [Debtor(code="D1", name="D1")]
+    assert collect(ledger.debtors(administration, None)) == [
+        Debtor(code="D1", name="D1", tags=(KIND_UNKNOWN,))
+    ]
 
 
 def test_derived_debtors_with_and_without_names(tmp_path: Path) -> None:
@@ -320,11 +328,12 @@ def test_derived_debtors_with_and_without_names(tmp_path: Path) -> None:
     write(tmp_path / "b", {"items.csv": "Factuur,Klantnummer,Vervaldag,Saldo\nF1,K9,1-3-2026,5\n"})
     ledger = FilesLedger(tmp_path)
     a, b = ledger.administrations()
+    # Debtors from the items file alone: their kind is unknown, and said so.
     assert collect(ledger.debtors(a, None)) == [
-        Debtor(code="K1", name="Klant Een"),
-        Debtor(code="K2", name="K2"),
+        Debtor(code="K1", name="Klant Een", tags=(KIND_UNKNOWN,)),
+        Debtor(code="K2", name="K2", tags=(KIND_UNKNOWN,)),
     ]
-    assert collect(ledger.debtors(b, None)) == [Debtor(code="K9", name="K9")]
+    assert collect(ledger.debtors(b, None)) == [Debtor(code="K9", name="K9", tags=(KIND_UNKNOWN,))]
 
 
 def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
@@ -372,7 +381,16 @@ def test_cp1252_semicolon_export(tmp_path: Path) -> None:
         "Factuurnr.;Relatienummer;Vervaldag;Openstaand bedrag;Omschrijving\r\n"
         "F1;R1;01-03-2026;€ 1.234,56;Café Zoë – lunch\r\n"
     ).encode("cp1252")
-    ledger = FilesLedger(write(tmp_path / "acme", {"items.csv": data}))
+    directory = write(tmp_path / "acme", {"items.csv": data})
+    ledger = FilesLedger(directory)
+    # Not guessed: stopped, naming file, line and byte offset, and the option to set.
+    error = rejected(ledger, only_administration(ledger))
+    assert error.problems == (
+        "items.csv:2: (file): cannot decode the file: byte 0x80 at byte offset 84 is not "
+        'UTF-8; save it as CSV UTF-8, or set encoding = "cp1252" in administration.toml if '
+        "the export is Windows-1252",
+    )
+    write(directory, {"administration.toml": 'encoding = "cp1252"\n'})
     [item] = collect(ledger.open_items(only_administration(ledger), None))
     assert item.description == "Café Zoë – lunch"
     assert item.open_amount == Money(Decimal("1234.56"))
@@ -449,7 +467,7 @@ def test_problems_are_capped_at_fifty(tmp_path: Path) -> None:
         (
             {"items.csv": b"a,b\n\x81\n"},
             "acme/items.csv:2: (file): cannot decode the file: "
-            "byte 0x81 is neither UTF-8 nor Windows-1252; "
+            "byte 0x81 at byte offset 4 is not UTF-8; "
             "save it as CSV UTF-8",
         ),
         (
@@ -542,13 +560,18 @@ def test_write_backs_are_not_supported(tmp_path: Path) -> None:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the files the ledger parses, in order."""
     seen: list[str] = []
-    original = client.read_table
+    read_table, open_csv = client.read_table, client.open_csv
 
-    def counting(path: Path, data: bytes) -> client.Table:
+    def counting(path: Path, *args: object) -> client.Table:
         seen.append(path.name)
-        return original(path, data)
+        return read_table(path, *args)  # type: ignore[arg-type]
+
+    def counting_csv(path: Path, *args: object) -> client.Table:
+        seen.append(path.name)
+        return open_csv(path, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(client, "read_table", counting)
+    monkeypatch.setattr(client, "open_csv", counting_csv)
     return seen
 
 
@@ -560,6 +583,40 @@ def test_files_are_parsed_once_while_unchanged(tmp_path: Path, reads: list[str])
     collect(ledger.open_items(administration, None))
     ledger.read_items(administration, ["2026-001"])
     assert reads == ["debtors.csv", "items.csv"]
+
+
+def test_a_large_items_file_is_read_again_for_each_feed(
+    tmp_path: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = write(tmp_path / "acme", {"items.csv": ITEMS, "debtors.csv": DEBTORS})
+    small = FilesLedger(directory)
+    administration = only_administration(small)
+    kept_items = collect(small.open_items(administration, None))
+    kept_cursor = list(small.open_items(administration, None).pages)[-1].cursor
+    reads.clear()
+
+    monkeypatch.setattr("adapters.files.ledger.KEEP_BYTES", 0)  # every file is "large"
+    ledger = FilesLedger(directory)
+    feed = ledger.open_items(administration, None)
+    assert reads == ["debtors.csv", "items.csv"]  # checked whole, the items not kept
+    assert feed.total == 3
+    pages = list(feed.pages)
+    assert [i for p in pages for i in p.records] == kept_items
+    assert pages[-1].cursor == kept_cursor
+    assert ledger.read_items(administration, ["C-001", "2026-001"]) == [
+        kept_items[2],
+        kept_items[0],
+    ]
+    assert reads == ["debtors.csv", "items.csv", "items.csv", "items.csv"]
+
+    # Changed between the check and the reading (same size and time): refused, not mixed.
+    items_file = directory / "items.csv"
+    stat = items_file.stat()
+    feed = ledger.open_items(administration, None)
+    items_file.write_text(ITEMS.replace("2026-002;D2", "2026-00X;D2"))
+    os.utime(items_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(InputRejected, match="items.csv changed while it was read"):
+        list(feed.pages)
 
 
 def test_a_changed_file_is_read_again(tmp_path: Path, reads: list[str]) -> None:

@@ -621,13 +621,17 @@ def test_debtor_names_from_the_items() -> None:
         currency="EUR",
     )
     assert derived_debtors(parsed.debtor_names) == [
-        Debtor(code="D1", name="Acme B.V."),  # a settled line still names its debtor
-        Debtor(code="D2", name="Beta"),
+        Debtor(
+            code="D1", name="Acme B.V.", tags=("kind-unknown",)
+        ),  # a settled line still names its debtor
+        Debtor(code="D2", name="Beta", tags=("kind-unknown",)),
     ]
     parsed = parse_items(
         table(ITEM_HEADER, ["F1", "D1", "2026-03-01", "5"]), "items.csv", problems, currency="EUR"
     )
-    assert derived_debtors(parsed.debtor_names) == [Debtor(code="D1", name="D1")]
+    assert derived_debtors(parsed.debtor_names) == [
+        Debtor(code="D1", name="D1", tags=("kind-unknown",))
+    ]
 
 
 def test_xlsx_typed_text_cells() -> None:
@@ -710,7 +714,8 @@ def test_debtor_defaults() -> None:
     parsed = parse_debtors(
         table(["Code", "Debiteur", "Naam"], ["x", "D1", "Acme"]), "d.csv", problems
     )
-    assert parsed.debtors == [Debtor(code="D1", name="Acme")]
+    # Without a kind column: taken as business, tagged so that it is never silent.
+    assert parsed.debtors == [Debtor(code="D1", name="Acme", tags=("kind-unknown",))]
     assert parsed.debtors[0].kind is DebtorKind.BUSINESS
     assert parsed.debtors[0].language == "nl"
     assert parsed.debtors[0].payment_term_days is None

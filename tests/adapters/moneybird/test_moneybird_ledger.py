@@ -27,7 +27,7 @@ API = "https://moneybird.test/api/v2"
 ADMIN = Administration("123", "Parkietje B.V.")
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 SALES_FILTER = "state:open|late|reminded|pending_payment,period:20000101..20271231"
-EXTERNAL_FILTER = "state:open|late|pending_payment,period:20000101..20271231"
+EXTERNAL_FILTER = "state:open|late,period:20000101..20271231"
 SALES_ID = "481221152235063180"
 CREDIT_ID = "481221138437899902"
 EXTERNAL_ID = "481221070392657656"

@@ -76,11 +76,16 @@ def test_person_contact_as_consumer_with_own_workflow(load) -> None:
     assert debtor.tags == ("moneybird-reminders",)
 
 
-def test_debtor_without_workflows_has_no_term() -> None:
+def test_debtor_without_workflows_has_no_term_and_unknown_reminders() -> None:
     debtor = mapping.debtor(
         {"id": "5", "customer_id": "", "company_name": "X"}, workflows={}, language="nl"
     )
-    assert (debtor.code, debtor.payment_term_days, debtor.tags) == ("5", None, ())
+    # Without a workflow nobody can tell whether Moneybird reminds: never taken as "no".
+    assert (debtor.code, debtor.payment_term_days, debtor.tags) == (
+        "5",
+        None,
+        ("moneybird-reminders-unknown",),
+    )
 
 
 def test_open_sales_invoice(load) -> None:
