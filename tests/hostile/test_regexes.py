@@ -55,6 +55,7 @@ from hypothesis import strategies as st
 
 from adapters.buckaroo.mapping import MappingError as BuckarooMappingError
 from adapters.exact.mapping import MappingError as ExactMappingError
+from adapters.files.client import UnreadableFile
 from adapters.files.mapping import BadValue
 from adapters.mollie.mapping import MappingError as MollieMappingError
 from connector.errors import ChannelError
@@ -128,6 +129,12 @@ def _files_amount_stripped(text: str) -> object:
     from adapters.files.mapping import AmountReader
 
     return AmountReader().read(text.strip(), "EUR")
+
+
+def _files_scan_cp1252(data: bytes) -> object:
+    from adapters.files.client import scan
+
+    return scan(iter([data]), "cp1252")
 
 
 def _files_date(text: str) -> object:
@@ -368,6 +375,15 @@ E: dict[str, tuple[type[BaseException], ...]] = {
 WS = (" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0")
 
 CASES: tuple[Case, ...] = (
+    Case(
+        "files_mixed_encoding",
+        "adapters/files/client.py _UTF8_SEQUENCE",
+        _files_scan_cp1252,
+        ("a", ";", "\n", "\u00e9", "\u20ac", "\U0001f600", "\u00c3"),
+        raises=(UnreadableFile,),
+        binary=True,
+        attacks=(("", "a", "\u00e9"), ("", "\u00c3", "")),
+    ),
     Case(
         "exact_webhook",
         "adapters/exact/webhooks.py envelope",
@@ -869,6 +885,7 @@ REGEX_FILES = {
     "adapters/exact/auth.py",
     "adapters/exact/client.py",
     "adapters/exact/mapping.py",
+    "adapters/files/client.py",
     "adapters/files/mapping.py",
     "adapters/mollie/mapping.py",
     "adapters/mollie/provider.py",
