@@ -180,14 +180,17 @@ def channel_problems(ctx: Context) -> list[str]:
     problems: list[str] = []
     uses_collection = False
     for policy in _policies_in_use(ctx, config):
+        missing: dict[str, list[str]] = {}
         for step in policy.steps:
             uses_collection = uses_collection or ChannelKind.COLLECTION in step.channels
             for kind in step.channels:
                 if kind not in _ALWAYS and kind not in channels:
-                    problems.append(
-                        f"{_where(ctx)}: policies.{policy.name} step {step.name!r} sends by "
-                        f"{kind.value}, but [channels.{kind.value}] is not configured"
-                    )
+                    missing.setdefault(kind.value, []).append(step.name)
+        for kind_name, steps in missing.items():
+            problems.append(
+                f"{_where(ctx)}: policies.{policy.name} sends by {kind_name} (steps "
+                f"{', '.join(steps)}), but [channels.{kind_name}] is not configured"
+            )
     for channel in channels.values():
         if isinstance(channel, EmailChannel):
             problems += smtp_problems(channel)

@@ -11,6 +11,7 @@ from typing import TextIO
 
 import click
 
+from connector.errors import ConfigError
 from connector.oauth.service import OAuthLedgers
 from connector.output import write_table
 from connector.ports import Ledger
@@ -80,6 +81,19 @@ def progress() -> ProgressFactory:
         return tqdm(total=total, desc=label, unit=" rows", leave=False, file=sys.stderr)
 
     return factory
+
+
+def check_administration_refs(ctx: Context) -> None:
+    """Stop (exit 2, one line) when `[administrations.REF]` or a segment rule names an
+    administration the store does not have: a typo would otherwise silently not apply."""
+    from connector.config.references import unknown_administrations
+
+    with ctx.store().begin() as conn:
+        admins = records.list_administrations(conn)
+    where = str(ctx.settings.config_path or "connector.toml")
+    problems = unknown_administrations(ctx.settings.raw, admins, where)
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def admin_ids(conn: Any, ref: str | None) -> list[int] | None:
