@@ -46,6 +46,11 @@ class Context:
             self._store.check_current()
         return self._store
 
+    def use_store(self, url: str) -> None:
+        """Work on this store instead of the configured one (`connector demo --store`)."""
+        self.close()
+        self._store = Store(url)
+
     def close(self) -> None:
         self._oauth = None
         if self._store is not None:
