@@ -33,7 +33,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     timezone: str = "Europe/Amsterdam"
-    log_level: str = "WARNING"
+    log_level: str | None = None  # None: WARNING, INFO for run / scheduler / serve
     sync_batch_size: int = 1000
     config_path: Path | None = None
     # The whole document, for sections that later parts own (ledgers, policies, ...).

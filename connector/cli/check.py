@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 import sys
 from collections.abc import Callable
@@ -204,12 +205,17 @@ def channel_problems(ctx: Context) -> list[str]:
 _DUNNING_TABLES = ("dunning", "policies", "administrations", "channels")
 
 
+def dunning_configured(ctx: Context) -> bool:
+    """The file says something about dunning. Without any of it the built-in policy would
+    need e-mail and letter channels nobody configured, so the scheduler runs no dunning."""
+    return any(table in ctx.settings.raw for table in _DUNNING_TABLES)
+
+
 def _policies_in_use(ctx: Context, config: DunningConfig) -> list[Policy]:
     """The policies a run may send by: none while the file configures no dunning at all (a
     store that only syncs, or the demo) or everything is in review mode (nothing leaves);
     else the default policy and every policy a segment or administration names."""
-    raw = ctx.settings.raw
-    if not any(table in raw for table in _DUNNING_TABLES):
+    if not dunning_configured(ctx):
         return []
     modes = {ctx.settings.section("dunning").get("mode")} | {
         table.get("mode")
@@ -246,6 +252,61 @@ def run_checks(ctx: Context, checks: Sequence[Check]) -> list[str]:
         except ConnectorError as exc:
             problems.append(str(exc))
     return problems
+
+
+def _start_config(ctx: Context) -> list[str]:
+    config_problems(ctx)  # its errors stop the start; a plug-in without a schema does not
+    return []
+
+
+#: What a long-running command checks before it starts (`connector run`, `scheduler`).
+START_CHECKS: list[Check] = [_start_config, store_problems, channel_problems]
+
+
+def refuse_to_start(ctx: Context, what: str) -> None:
+    """Stop before starting `what` when a start check finds a problem: one line.
+
+    Raises:
+        ConfigError: the first problem, and how many more `connector check` lists.
+    """
+    problems = run_checks(ctx, START_CHECKS)
+    if problems:
+        more = f" (and {len(problems) - 1} more; run: connector check)" if problems[1:] else ""
+        msg = f"cannot start {what}: {problems[0]}{more}"
+        raise ConfigError(msg)
+
+
+def listen_problem(bind: str) -> str | None:
+    """Whether this process could listen on `bind` (host:port), checked before gunicorn
+    starts, so a port in use is one line instead of gunicorn's retries and tracebacks."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, _, port_text = bind.rpartition(":")
+    if not host:
+        host, port_text = bind, "8000"  # gunicorn's default port
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        return f"--bind {bind}: expected HOST:PORT, e.g. 127.0.0.1:8000"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return (
+                f"cannot listen on {bind}: {exc.strerror or exc}; another program uses the "
+                "port, or the address is not this machine's: --bind another one"
+            )
+    return None
+
+
+def refuse_to_listen(bind: str) -> None:
+    """Raises ConfigError (one line) when `bind` cannot be listened on."""
+    problem = listen_problem(bind)
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -37,7 +38,17 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(os.environ, config_path=self.config_path)
+            self.configure_logging(default=None)
         return self._settings
+
+    def configure_logging(self, *, default: str | None) -> None:
+        """The root logger at `log_level` (CONNECTOR_LOG_LEVEL), else at `default`: long-
+        running commands log their routine at INFO, one-off commands stay at WARNING."""
+        level = "DEBUG" if self.debug else (self.settings.log_level or default)
+        if level is not None:
+            logging.getLogger().setLevel(level)
+            if level != "DEBUG":  # alembic's "Context impl SQLiteImpl." at every start
+                logging.getLogger("alembic").setLevel(logging.WARNING)
 
     def store(self, *, migrated: bool = True) -> Store:
         if self._store is None:
