@@ -32,7 +32,7 @@ from connector.scheduler import scheduler_settings
 from connector.scheduler import standard_jobs
 from connector.sync import SyncSummary
 from connector.sync import no_progress
-from connector.sync import sync_all
+from connector.sync_metrics import sync_and_record
 
 logger = logging.getLogger("connector.jobs")
 
@@ -79,7 +79,7 @@ def _sync(config_path: str | None) -> None:
     try:
         store = ctx.store()
         log_summaries(
-            sync_all(
+            sync_and_record(  # sync_all, with the per-ledger figures for /metrics
                 store,
                 ctx.ledger_for,
                 batch_size=ctx.settings.sync_batch_size,
