@@ -4,7 +4,10 @@ one line; a job's error is one log line; routine messages are INFO, not WARNING.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
+import threading
 
 import pytest
 
@@ -31,7 +34,14 @@ def cli(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("command", [("scheduler",), ("run", "--bind", "127.0.0.1:0")])
 def test_a_missing_channel_stops_the_start_with_one_line(cli, tmp_path, command):
     (tmp_path / "connector.toml").write_text(LETTER_POLICY, encoding="utf-8")
-    result = cli(*command)
+    # Without the start check the command would run until a signal: send one after a while,
+    # so that such a start fails this test instead of hanging it.
+    stop = threading.Timer(15, os.kill, (os.getpid(), signal.SIGTERM))
+    stop.start()
+    try:
+        result = cli(*command)
+    finally:
+        stop.cancel()
     assert result.code == 2
     what = "the scheduler" if command[0] == "scheduler" else "connector run"
     assert result.err.strip().splitlines() == [
