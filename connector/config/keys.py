@@ -61,7 +61,7 @@ def schema_keys() -> set[tuple[str, str]]:
             schema = plugins.schema(group, name)
             if schema is None:
                 continue
-            oauth = frozenset()
+            oauth: frozenset[str] = frozenset()
             if isinstance(schema, type) and issubclass(schema, OAuthLedgerSection):
                 # the core's OAuth keys, the same for every OAuth ledger: listed once
                 oauth = frozenset(OAuthLedgerSection.model_fields)
