@@ -202,8 +202,8 @@ def _check_payment_links(section: Any, where: str) -> None:
     if not isinstance(provider, str) or provider not in installed:
         known = ", ".join(sorted(installed)) or "none"
         msg = (
-            f"{where}: payment_links.provider: expected an installed payment provider "
-            f"({known}), got {provider!r}{suggestion(str(provider), installed)}"
+            f"{where}: payment_links.provider: unknown payment provider {provider!r}; "
+            f"installed: {known}{suggestion(str(provider), installed)}"
         )
         raise ConfigError(msg)
     schema = plugins.schema(plugins.PROVIDER_GROUP, provider, "LINKS_SCHEMA")
