@@ -122,17 +122,24 @@ def sync_and_record(
     store: Store,
     ledger_for: Callable[[ConnectionRecord], Ledger],
     *,
+    administration_ids: Sequence[int] | None = None,
+    full: bool = False,
     batch_size: int = 1000,
     progress: ProgressFactory = no_progress,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[SyncSummary]:
-    """Sync every administration, one connection at a time, and record each in the totals."""
+    """`sync_all` (same arguments), one connection at a time, each recorded in the totals."""
     with store.begin() as conn:
         connections = records.list_connections(conn)
         admins = records.list_administrations(conn)
     summaries: list[SyncSummary] = []
     for connection in connections:
-        ids = [a.id for a in admins if a.connection_id == connection.id]
+        ids = [
+            a.id
+            for a in admins
+            if a.connection_id == connection.id
+            and (administration_ids is None or a.id in administration_ids)
+        ]
         if not ids:
             continue
         opened: list[Ledger] = []
@@ -141,6 +148,7 @@ def sync_and_record(
             store,
             _keeping(ledger_for, opened),
             administration_ids=ids,
+            full=full,
             batch_size=batch_size,
             progress=progress,
             clock=clock,

@@ -85,3 +85,42 @@ def test_routine_sync_summaries_are_info(caplog):
         (logging.INFO, "synced acme: 3 "),
         (logging.ERROR, "sync of acme fa"),
     ]
+
+
+def test_without_dunning_configured_a_persisted_dunning_job_is_removed(cli, tmp_path, caplog):
+    from connector.cli.context import Context
+    from connector.cli.jobs import start_scheduler
+    from connector.cli.jobs import stop_scheduler
+    from connector.scheduler import DUNNING_JOB
+    from connector.scheduler import SchedulerSettings
+    from connector.scheduler import build_scheduler
+    from connector.scheduler import standard_jobs
+    from connector.store import Store
+
+    assert cli("init").code == 0
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    earlier = build_scheduler(
+        store,
+        SchedulerSettings(),
+        standard_jobs(
+            SchedulerSettings(),
+            sync="connector.cli.jobs:sync_job",
+            dunning="connector.cli.dunning:dunning_job",
+            args=(None,),
+        ),
+        blocking=False,
+    )
+    earlier.start(paused=True)
+    assert earlier.get_job(DUNNING_JOB) is not None
+    earlier.shutdown(wait=True)
+    ctx = Context(config_path=None, debug=False)
+    with caplog.at_level(logging.INFO, logger="connector.jobs"):
+        scheduler, lock = start_scheduler(ctx)
+    try:
+        assert scheduler.get_job(DUNNING_JOB) is None
+        assert "no [dunning], [policies] or [channels] in the config" in caplog.text
+        assert "scheduler started: sync every 60 min, no dunning" in caplog.text
+    finally:
+        stop_scheduler(scheduler, lock)
+        ctx.close()
+        store.dispose()
