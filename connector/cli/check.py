@@ -199,6 +199,13 @@ def channel_problems(ctx: Context) -> list[str]:
             problems += _writable(channel.folder, channel.kind.value)
     if uses_collection:
         problems += _writable(Path(config.collection_folder), "collection")
+    if ctx.settings.section("payment_links"):
+        from connector.cli.dunning import payment_links
+
+        try:
+            payment_links(ctx)  # the provider's API key comes from the environment
+        except ConfigError as exc:
+            problems.append(str(exc))
     return problems
 
 

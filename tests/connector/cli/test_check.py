@@ -180,3 +180,11 @@ def test_more_checks_are_one_line_each(cli, books):
         assert run_checks(ctx, extra) == ["sender of acme has no IBAN"]
     finally:
         ctx.close()
+
+
+def test_payment_links_without_their_api_key(cli, books, tmp_path, monkeypatch):
+    monkeypatch.delenv("CONNECTOR_MOLLIE_API_KEY", raising=False)
+    _config(tmp_path, '[payment_links]\nprovider = "mollie"\n')
+    result = cli("check")
+    assert result.code == 1
+    assert "CONNECTOR_MOLLIE_API_KEY is not set" in result.out
