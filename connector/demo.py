@@ -12,12 +12,19 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
+from collections.abc import Sequence
 from datetime import date
 from datetime import timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from connector.errors import ConfigError
+from connector.store.records import ConnectionRecord
+
+#: The demo's own connection: the files ledger over the materialized demo exports.
+DEMO_CONNECTION = "demo"
+DEMO_LEDGER = "files"
 ITEM_DATE_COLUMNS = ("invoice_date", "due_date")
 SENDER_FILE = "sender.toml"  # the administration as sender of its letters (not copied)
 _COPIED_AS_IS = ("administration.toml", "debtors.csv")
@@ -99,3 +106,22 @@ def sender_config_toml() -> str:
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def refuse_real_store(connections: Sequence[ConnectionRecord], store: str) -> None:
+    """The demo writes fictitious administrations, debtors and letters: never into a store
+    that holds anything but the demo's own connection.
+
+    Raises:
+        ConfigError: the store has other connections; the message says how to run the demo
+            on a store of its own.
+    """
+    others = [c for c in connections if (c.name, c.ledger) != (DEMO_CONNECTION, DEMO_LEDGER)]
+    if others:
+        names = ", ".join(f"{c.name!r} ({c.ledger})" for c in others)
+        msg = (
+            f"the store {store} holds connections that are not the demo's ({names}); the demo "
+            "would mix fictitious administrations into it. Run it on a store of its own: "
+            "connector demo --store demo.db"
+        )
+        raise ConfigError(msg)

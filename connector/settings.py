@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from connector.config import validate_document
 from connector.errors import ConfigError
 
 DEFAULT_CONFIG = "connector.toml"
@@ -32,7 +33,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     timezone: str = "Europe/Amsterdam"
-    log_level: str = "WARNING"
+    log_level: str | None = None  # None: WARNING, INFO for run / scheduler / serve
     sync_batch_size: int = 1000
     config_path: Path | None = None
     # The whole document, for sections that later parts own (ledgers, policies, ...).
@@ -129,10 +130,9 @@ def load_settings(environ: Mapping[str, str], *, config_path: str | Path | None 
         except (ValueError, TypeError):
             msg = f"{source}: expected {expected}, got {raw!r}"
             raise ConfigError(msg) from None
-    unknown = sorted(k for k, v in document.items() if k not in _FIELDS and not isinstance(v, dict))
-    if unknown:
-        msg = f"{path}: unknown setting {unknown[0]!r}; known: {', '.join(_FIELDS)}"
-        raise ConfigError(msg)
+    # The whole file against one schema first: an unknown table or key, a wrong type, a
+    # policy or template that does not exist stops every command here, in one line.
+    validate_document(document, str(path))
     return Settings(
         **values,
         config_path=path if path.is_file() else None,

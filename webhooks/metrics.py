@@ -19,6 +19,7 @@ from connector.errors import StoreError
 from connector.payments.tables import outbox
 from connector.payments.tables import webhook_events
 from connector.store import Store
+from webhooks.store_metrics import store_collectors
 
 
 class _StoreGauges(Collector):
@@ -97,3 +98,5 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.registry.register(_StoreGauges(store, clock or (lambda: datetime.now(UTC))))
+        for collector in store_collectors(store):  # sync and dunning figures (store_metrics)
+            self.registry.register(collector)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from connector.cli import check
 from connector.cli import connections
 from connector.cli import data
 from connector.cli import dunning
@@ -52,6 +53,7 @@ for command in (
     data.items,
     data.report,
     data.demo,
+    check.check,
     dunning.dunning,
     dunning.dispute,
     dunning.arrangement,

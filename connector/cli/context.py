@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from connector.errors import ConfigError
 from connector.oauth.service import OAuthLedgers
 from connector.output import write_table
 from connector.ports import Ledger
@@ -36,7 +38,17 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(os.environ, config_path=self.config_path)
+            self.configure_logging(default=None)
         return self._settings
+
+    def configure_logging(self, *, default: str | None) -> None:
+        """The root logger at `log_level` (CONNECTOR_LOG_LEVEL), else at `default`: long-
+        running commands log their routine at INFO, one-off commands stay at WARNING."""
+        level = "DEBUG" if self.debug else (self.settings.log_level or default)
+        if level is not None:
+            logging.getLogger().setLevel(level)
+            if level != "DEBUG":  # alembic's "Context impl SQLiteImpl." at every start
+                logging.getLogger("alembic").setLevel(logging.WARNING)
 
     def store(self, *, migrated: bool = True) -> Store:
         if self._store is None:
@@ -44,6 +56,11 @@ class Context:
         if migrated:
             self._store.check_current()
         return self._store
+
+    def use_store(self, url: str) -> None:
+        """Work on this store instead of the configured one (`connector demo --store`)."""
+        self.close()
+        self._store = Store(url)
 
     def close(self) -> None:
         self._oauth = None
@@ -80,6 +97,19 @@ def progress() -> ProgressFactory:
         return tqdm(total=total, desc=label, unit=" rows", leave=False, file=sys.stderr)
 
     return factory
+
+
+def check_administration_refs(ctx: Context) -> None:
+    """Stop (exit 2, one line) when `[administrations.REF]` or a segment rule names an
+    administration the store does not have: a typo would otherwise silently not apply."""
+    from connector.config.references import unknown_administrations
+
+    with ctx.store().begin() as conn:
+        admins = records.list_administrations(conn)
+    where = str(ctx.settings.config_path or "connector.toml")
+    problems = unknown_administrations(ctx.settings.raw, admins, where)
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def admin_ids(conn: Any, ref: str | None) -> list[int] | None:

@@ -418,12 +418,26 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     show_default=True,
     help="Where to write the demo exports.",
 )
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A SQLite file of its own for the demo (default: the configured store, if it holds "
+    "nothing but the demo).",
+)
 @pass_context
-def demo(ctx: Context, data_dir: str) -> None:
+def demo(ctx: Context, data_dir: str, store_path: str | None) -> None:
     """Run the main job end to end on shipped demo data: init, connect, sync, aging."""
     from connector.demo import materialize
+    from connector.demo import refuse_real_store
 
+    if store_path is not None:
+        ctx.use_store(f"sqlite:///{Path(store_path).resolve()}")
     store = ctx.store(migrated=False)
+    if store.revision() is not None:  # before anything is written, not even a migration
+        with store.begin() as conn:
+            refuse_real_store(records.list_connections(conn), store.describe())
     store.migrate()
     folder = materialize(Path(data_dir), date.today())  # noqa: DTZ011 - shifted per admin tz below
     ledger = registry.ledger_factory("files")({"path": str(folder.resolve())})

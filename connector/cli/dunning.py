@@ -29,6 +29,7 @@ from connector.channels.collection import CollectionChannel
 from connector.cli.channels import message_channels as configured_channels
 from connector.cli.context import Context
 from connector.cli.context import administration_option
+from connector.cli.context import check_administration_refs
 from connector.cli.context import json_option
 from connector.cli.context import pass_context
 from connector.cli.context import selected_admins
@@ -80,7 +81,9 @@ def _now() -> datetime:
 
 
 def dunning_config(ctx: Context) -> DunningConfig:
-    return load_dunning_config(ctx.settings)
+    config = load_dunning_config(ctx.settings)
+    check_administration_refs(ctx)  # `[administrations.acmee]` names nothing: exit 2, one line
+    return config
 
 
 def build_renderer(config: DunningConfig, admins: Sequence[AdministrationRecord]) -> Renderer:

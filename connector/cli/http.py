@@ -128,6 +128,10 @@ def serve_with_scheduler(ctx: Context, bind: str, threads: int) -> None:
 @pass_context
 def serve(ctx: Context, bind: str, workers: int, threads: int) -> None:
     """Run the HTTP edge (webhooks, OAuth callbacks, health, metrics) under gunicorn."""
+    from connector.cli.check import refuse_to_listen
+
+    ctx.configure_logging(default="INFO")
+    refuse_to_listen(bind)  # a port in use: one line, not gunicorn's retries
     ctx.store()  # a store that is not set up is reported here, once, not per worker
     build_app(ctx)  # configuration errors (e.g. a missing key) stop us before forking
     ctx.close()

@@ -6,9 +6,11 @@ by reference; each builds its own services, as a fresh process would.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -16,9 +18,14 @@ from typing import Any
 import click
 from apscheduler.schedulers.base import BaseScheduler
 
+from connector.cli.check import dunning_configured
+from connector.cli.check import refuse_to_listen
+from connector.cli.check import refuse_to_start
 from connector.cli.context import Context
 from connector.cli.context import pass_context
 from connector.cli.data import close_guard
+from connector.errors import ConnectorError
+from connector.scheduler import DUNNING_JOB
 from connector.scheduler import SchedulerLock
 from connector.scheduler import SchedulerSettings
 from connector.scheduler import build_scheduler
@@ -26,7 +33,7 @@ from connector.scheduler import scheduler_settings
 from connector.scheduler import standard_jobs
 from connector.sync import SyncSummary
 from connector.sync import no_progress
-from connector.sync import sync_all
+from connector.sync_metrics import sync_and_record
 
 logger = logging.getLogger("connector.jobs")
 
@@ -38,10 +45,24 @@ def _settings(ctx: Context) -> SchedulerSettings:
     )
 
 
+def _one_line(job: Callable[[str | None], None]) -> Callable[[str | None], None]:
+    """A job whose errors the connector explains is logged as one line, not as APScheduler's
+    traceback; anything else still gets the traceback (a bug must be visible)."""
+
+    @functools.wraps(job)
+    def run(config_path: str | None) -> None:
+        try:
+            job(config_path)
+        except ConnectorError as exc:
+            logger.error("%s: %s", job.__name__.strip("_"), exc)  # noqa: TRY400
+
+    return run
+
+
 def log_summaries(summaries: list[SyncSummary]) -> None:
     for s in summaries:
         if s.ok:
-            logger.warning(
+            logger.info(
                 "synced %s: %d items, %d new, %d changed, %d closed",
                 s.administration,
                 s.fetched,
@@ -53,13 +74,13 @@ def log_summaries(summaries: list[SyncSummary]) -> None:
             logger.error("sync of %s failed: %s", s.administration, s.error)
 
 
-def sync_job(config_path: str | None) -> None:
+def _sync(config_path: str | None) -> None:
     """Sync every administration (the scheduler's interval job)."""
     ctx = Context(config_path=config_path, debug=False)
     try:
         store = ctx.store()
         log_summaries(
-            sync_all(
+            sync_and_record(  # sync_all, with the per-ledger figures for /metrics
                 store,
                 ctx.ledger_for,
                 batch_size=ctx.settings.sync_batch_size,
@@ -71,7 +92,7 @@ def sync_job(config_path: str | None) -> None:
         ctx.close()
 
 
-def payments_job(config_path: str | None) -> None:
+def _payments(config_path: str | None) -> None:
     """Process received payment events, then carry out the ledger writes that are due."""
     from connector.cli.payments import ledger_for_admin
     from connector.payments.hints import process_hints
@@ -88,7 +109,7 @@ def payments_job(config_path: str | None) -> None:
         if hints.failed:
             logger.error("%d ledger webhook re-reads failed; see the ledger_hints", hints.failed)
         if processed.processed or processed.unmatched or written.done or written.failed:
-            logger.warning(
+            logger.info(
                 "payments: %d processed, %d unmatched; ledger writes: %d done, %d failed",
                 processed.processed,
                 processed.unmatched,
@@ -124,7 +145,7 @@ def poll_payment_providers(ctx: Context, now: datetime) -> None:
         now,
     )
     if summary.stored or summary.failed:
-        logger.warning(
+        logger.info(
             "provider polls: %d new events, %d failed (of %d)",
             summary.stored,
             summary.failed,
@@ -132,7 +153,7 @@ def poll_payment_providers(ctx: Context, now: datetime) -> None:
         )
 
 
-def keepalive_job(config_path: str | None) -> None:
+def _keepalive(config_path: str | None) -> None:
     """Refresh OAuth connections idle for long, so their refresh tokens do not expire."""
     from connector.oauth.service import keep_alive
 
@@ -145,11 +166,25 @@ def keepalive_job(config_path: str | None) -> None:
         ctx.close()
 
 
-def _jobs(ctx: Context, settings: SchedulerSettings) -> list[Any]:
+def _dunning(config_path: str | None) -> None:
+    """The dunning run (connector.cli.dunning), its errors one line in the log."""
+    from connector.cli.dunning import dunning_job as run_dunning
+
+    run_dunning(config_path)
+
+
+# The scheduler's jobs, by these names ("connector.cli.jobs:sync_job"): one line per error.
+sync_job = _one_line(_sync)
+payments_job = _one_line(_payments)
+keepalive_job = _one_line(_keepalive)
+dunning_job = _one_line(_dunning)
+
+
+def _jobs(ctx: Context, settings: SchedulerSettings, *, dunning: bool) -> list[Any]:
     return standard_jobs(
         settings,
         sync=f"{__name__}:sync_job",
-        dunning="connector.cli.dunning:dunning_job",
+        dunning=f"{__name__}:dunning_job" if dunning else None,
         payments=f"{__name__}:payments_job",
         keepalive=f"{__name__}:keepalive_job",
         args=(ctx.config_path,),
@@ -176,20 +211,32 @@ def start_scheduler(ctx: Context) -> tuple[BaseScheduler, SchedulerLock]:
     store = ctx.store(migrated=False)
     store.migrate()
     settings = _settings(ctx)
+    refuse_to_start(ctx, "the scheduler")  # a missing channel: one line now, not at 09:00
+    dunning = dunning_configured(ctx)
     lock = SchedulerLock(store)
     lock.acquire()
     try:
-        scheduler = build_scheduler(store, settings, _jobs(ctx, settings), blocking=False)
-        scheduler.start()
+        scheduler = build_scheduler(
+            store, settings, _jobs(ctx, settings, dunning=dunning), blocking=False
+        )
+        scheduler.start(paused=True)
+        if not dunning and scheduler.get_job(DUNNING_JOB) is not None:
+            scheduler.remove_job(DUNNING_JOB)  # persisted by an earlier start with dunning
+        scheduler.resume()
     except BaseException:
         lock.release()
         raise
-    logger.warning(
-        "scheduler started: sync every %d min, dunning on business days at %s (%s)",
+    logger.info(
+        "scheduler started: sync every %d min, %s (%s)",
         settings.sync_interval_minutes,
-        settings.dunning_time,
+        f"dunning on business days at {settings.dunning_time}" if dunning else "no dunning",
         settings.timezone,
     )
+    if not dunning:
+        logger.warning(
+            "no [dunning], [policies] or [channels] in the config: nothing is dunned; "
+            "see the README's Configuration section"
+        )
     return scheduler, lock
 
 
@@ -213,6 +260,7 @@ def run_scheduler(ctx: Context) -> None:
 @pass_context
 def scheduler(ctx: Context) -> None:
     """Run the scheduler alone: sync on an interval, dunning on business days."""
+    ctx.configure_logging(default="INFO")
     run_scheduler(ctx)
 
 
@@ -232,10 +280,13 @@ def run(ctx: Context, once: bool, bind: str, threads: int) -> None:
 
     Creates or upgrades the store first, so that a fresh container starts by itself.
     """
+    ctx.configure_logging(default="INFO")
     ctx.store(migrated=False).migrate()
     if once:
-        sync_job(ctx.config_path)
+        _sync(ctx.config_path)  # unwrapped: an error is this command's exit code
         return
+    refuse_to_start(ctx, "connector run")
+    refuse_to_listen(bind)
     from connector.cli.http import serve_with_scheduler
 
     serve_with_scheduler(ctx, bind, threads)

@@ -51,7 +51,11 @@ def test_file_then_environment_wins(tmp_path: Path):
             id="bad-url",
         ),
         pytest.param("log_level = 3", "c.toml: log_level: expected one of", id="bad-level"),
-        pytest.param("timezon = 'Europe/Amsterdam'", "unknown setting 'timezon'", id="typo"),
+        pytest.param(
+            "timezon = 'Europe/Amsterdam'",
+            "c.toml: timezon: unknown key; expected one of database_url, timezone",
+            id="typo",
+        ),
         pytest.param("database_url = [", "not valid TOML", id="broken-toml"),
     ],
 )

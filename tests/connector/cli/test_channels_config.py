@@ -50,13 +50,14 @@ def test_nothing_configured_means_no_message_channels(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[channels.fax]\nnumber = "1"\n', "channels.fax: unknown channel"),
-        ('[channels.email]\nhost = "x"\n', "host and from_address are required"),
+        # The schema (connector.config) stops these when the file is read.
+        ('[channels.fax]\nnumber = "1"\n', "channels.fax: unknown table"),
+        ('[channels.email]\nhost = "x"\n', "channels.email.from_address: required"),
         (
             '[channels.email]\nhost = "x"\nfrom_address = "a@b.nl"\nport = "25"\n',
-            "channels.email.port: expected int",
+            "channels.email.port: expected a valid integer",
         ),
-        ('[channels.letter]\nfolder = "q"\ncolour = true\n', "unknown setting 'colour'"),
+        ('[channels.letter]\nfolder = "q"\ncolour = true\n', "letter.colour: unknown key"),
     ],
 )
 def test_bad_channel_settings_name_the_key(tmp_path, text, message):

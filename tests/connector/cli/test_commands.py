@@ -158,7 +158,7 @@ def test_run_once_creates_the_store_and_syncs(cli, tmp_path, monkeypatch, caplog
     result = cli("run", "--once")  # migrates a store that did not exist yet
     assert result.code == 0
     assert cli("connect", "files", "--path", str(exports)).code == 0
-    with caplog.at_level("WARNING", logger="connector"):
+    with caplog.at_level("INFO", logger="connector"):
         assert cli("run", "--once").code == 0
     assert "synced acme: 1 items, 1 new" in caplog.text
     assert cli("items", "--json").json()[0]["open_amount"] == "7.00"

@@ -112,7 +112,7 @@ def test_the_scheduled_payments_job_processes_and_writes_back(cli, store_url, ca
 
     cli("webhooks", "create-endpoint", "acme", "--administration", "acme")
     _receive(store_url, "acme", "Factuur F1")
-    with caplog.at_level("WARNING", logger="connector.jobs"):
+    with caplog.at_level("INFO", logger="connector.jobs"):
         payments_job(None)
     assert "payments: 1 processed, 0 unmatched; ledger writes: 0 done, 1 failed" in caplog.text
     assert json.loads(cli("items", "--status", "all", "--json")[1])[0]["status"] == "paid"

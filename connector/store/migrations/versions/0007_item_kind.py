@@ -1,6 +1,6 @@
 """Open items know what they are: invoice, credit note or unapplied payment (issue 12.10).
 
-Revision ID: 0007_twinfield
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-08
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_twinfield"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
