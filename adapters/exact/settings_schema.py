@@ -20,9 +20,10 @@ class ExactLedgerSettings(OAuthLedgerSection):
     payment_journal: str | None = None
     payment_journals: dict[str, str] | None = None
     payment_entry: choice("bank", "cash") | None = None  # type: ignore[valid-type]
-    payment_gl_account: str | None = None
+    payment_gl_account: str | None = None  # no longer read: the adapter says what to use
     match_payments: choice("none", "xml") | None = None  # type: ignore[valid-type]
     receivables_gl_code: str | None = None
+    receivables_gl_codes: dict[str, str] | None = None  # per division: a G/L account code
     minutely_reserve: NonNegativeInt | None = None
     daily_reserve: NonNegativeInt | None = None
     daily_budget: PositiveInt | None = None

@@ -5,6 +5,7 @@ the core's up-front config check (`connector.config`): exactly what `create_prov
 
 from __future__ import annotations
 
+from connector.config.base import NonNegativeInt
 from connector.config.base import PositiveInt
 from connector.config.base import PositiveNumber
 from connector.config.base import Section
@@ -14,6 +15,8 @@ from connector.config.base import Url
 class MollieProviderSettings(Section):
     api_url: Url | None = None
     timeout: PositiveNumber | None = None
+    chargeback_poll_days: NonNegativeInt | None = None  # 0: no chargeback poll
+    chargeback_poll_minutes: PositiveInt | None = None
 
 
 class MollieLinkSettings(Section):

@@ -25,6 +25,9 @@ class TwinfieldLedgerSettings(OAuthLedgerSection):
     max_wait_seconds: Seconds | None = None
     payment_daybook: str | None = None
     receivables_account: str | None = None
+    certified: bool | None = None  # Twinfield-certified app: 500 credits a minute, else 25
+    bank_account: str | None = None  # the bank G/L account for the payment's total line
+    debtor_full_days: Seconds | None = None  # a complete debtor pass after this many days
     default_debtor_kind: choice("business", "consumer") | None = None  # type: ignore[valid-type]
 
 

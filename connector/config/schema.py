@@ -179,6 +179,10 @@ class FolderSection(Section):
     folder: Text | None = None
 
 
+class SyncSection(Section):
+    max_close_share: PositiveNumber | None = None  # a sync closing more of the open items stops
+
+
 class ChannelsSection(Section):
     email: EmailSection | None = None
     letter: FolderSection | None = None
@@ -193,6 +197,7 @@ class ConfigFile(Section):
     log_level: Annotated[str, AfterValidator(_log_level)] | None = None
     sync_batch_size: PositiveInt | None = None
     scheduler: SchedulerSection | None = None
+    sync: SyncSection | None = None
     dunning: DunningSection | None = None
     policies: dict[str, PolicySection] = Field(default_factory=dict)
     administrations: dict[str, AdministrationSection] = Field(default_factory=dict)
