@@ -33,7 +33,6 @@ from connector.payments.tables import webhook_events
 from connector.ports import Ledger
 from connector.store import records
 from connector.store.records import AdministrationRecord
-from connector.vault import Vault
 
 
 def ledger_for_admin(ctx: Context, admin: AdministrationRecord) -> Ledger:
@@ -106,7 +105,9 @@ def set_secret(
             raise ConfigError(msg)
     else:
         secret = click.prompt(f"{provider} secret", hide_input=True)
-    vault = Vault.from_environ(os.environ)
+    # The vault as every other command opens it: checked against every stored ciphertext,
+    # so a secret is never added under a key that cannot open the rest (exit 2).
+    vault = ctx.oauth().vault
     with ctx.store().begin() as conn:
         found = event_store.find_endpoint(conn, endpoint)
         dropped = event_store.drop_secrets(conn, found.id, provider) if replace else 0

@@ -30,6 +30,7 @@ from connector.payments import events as event_store
 from connector.payments.writer import EventWriter
 from connector.ports import PaymentProvider
 from connector.store import Store
+from connector.vault import UndecryptableToken
 from connector.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -100,13 +101,24 @@ class SecretCache:
         found = None
         if row is not None:
             endpoint_id, name, encrypted = row
-            secrets = [vault.decrypt(s, what=f"a {provider} webhook secret") for s in encrypted]
-            found = (endpoint_id, name, secrets)
+            found = (endpoint_id, name, _decrypted(vault, encrypted, provider, name))
         if self.ttl > 0:
             if len(self._entries) > 10_000:  # unknown tokens must not grow it without bound
                 self._entries.clear()
             self._entries[key] = (now, found)
         return found
+
+
+def _decrypted(vault: Vault, encrypted: list[str], provider: str, endpoint: str) -> list[str]:
+    """The secrets the keys can open; one that cannot be opened is logged and skipped, so a
+    secret stored under another key never blocks the deliveries its neighbours verify."""
+    secrets = []
+    for number, ciphertext in enumerate(encrypted, start=1):
+        try:
+            secrets.append(vault.decrypt(ciphertext, what=f"{provider} secret {number}"))
+        except UndecryptableToken as exc:
+            logger.error("endpoint %s: %s; that secret is skipped", endpoint, exc)
+    return secrets
 
 
 def receive(
