@@ -18,6 +18,7 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.payments.hints import receive_hint
 from connector.payments.model import REQUEST_URL_HEADER
@@ -30,6 +31,24 @@ from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
 from webhooks.metrics import Metrics
+
+# Provider and ledger callbacks are small (Adyen batches stay well under this).
+BODY_LIMIT = 1024 * 1024
+
+
+def read_body(limit: int = BODY_LIMIT) -> bytes:
+    """The whole request body, or 413: never a body cut at the limit.
+
+    With a Content-Length over the limit werkzeug refuses before reading. A chunked body has
+    no length: werkzeug's limited stream stops quietly at its maximum, so we allow one byte
+    more and refuse when that byte arrives (a signed first megabyte plus junk must not be
+    verified and stored as if it were the whole body).
+    """
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 class PaymentsEdge:
@@ -58,7 +77,7 @@ class PaymentsEdge:
 
     def provider_call(self, token: str, provider: str) -> Response:
         started = time.perf_counter()
-        body = request.get_data(cache=False)
+        body = read_body()
         headers = Headers(request.headers)
         headers[REQUEST_URL_HEADER] = request.url  # never what the caller claims
         answer = receive(
@@ -93,7 +112,7 @@ class PaymentsEdge:
             webhooks=self.ledger_webhooks,
             token=token,
             ledger=ledger,
-            body=request.get_data(cache=False),
+            body=read_body(),
             headers=cast(Mapping[str, str], Headers(request.headers)),
             now=self.clock(),
             cache=self.secrets,
