@@ -100,6 +100,8 @@ class PaymentsEdge:
             metrics.verified.labels(provider).inc()
         elif answer.outcome == "duplicate":
             metrics.duplicate.labels(provider).inc()
+        elif answer.outcome == "unusable":
+            metrics.unusable.labels(provider).inc()
         else:
             metrics.rejected.labels(provider, str(answer.status)).inc()
         metrics.latency.labels(provider).observe(time.perf_counter() - started)

@@ -61,7 +61,9 @@ class Store:
             raise ConfigError(msg) from exc
         self.url = parsed
         self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {}
+        # No bound parameter in any log line or error message: they hold payer names, IBANs
+        # and references (a failed INSERT's message would otherwise quote them all).
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
