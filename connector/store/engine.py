@@ -16,6 +16,9 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import literal_column
+from sqlalchemy import select
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
@@ -25,6 +28,7 @@ from connector.errors import ConfigError
 from connector.errors import StoreError
 
 _IMMEDIATE = "connector_immediate"
+_BUSY_TIMEOUT_MS = 30000
 
 
 def _alembic_config() -> Config:
@@ -41,7 +45,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -76,6 +80,9 @@ class Store:
                     raise ConfigError(msg)
         elif self.dialect == "postgresql":
             kwargs["pool_pre_ping"] = True
+            if "connect_timeout" not in parsed.query:
+                # libpq waits for ever on an unreachable host; readiness must not.
+                kwargs["connect_args"] = {"connect_timeout": 10}
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except (ImportError, SQLAlchemyError) as exc:
@@ -102,6 +109,48 @@ class Store:
                     yield conn
         except (OperationalError, InterfaceError) as exc:  # the database, not our statement
             msg = f"the store {self.describe()} failed: {exc.orig or exc}"
+            raise StoreError(msg) from exc
+
+    def check_ready(self, table: str, *, timeout: float = 1.0) -> None:
+        """Can a write to `table` start within `timeout` seconds? For /readyz.
+
+        `SELECT 1` proves only that a connection opens: it answers while another process
+        holds SQLite's write lock for minutes, or while a migration holds a PostgreSQL
+        table lock, and every webhook then waits and fails. So this takes the lock an
+        insert needs (SQLite BEGIN IMMEDIATE; PostgreSQL ROW EXCLUSIVE on the table) with
+        a short timeout, reads the table, and rolls back.
+
+        Raises:
+            StoreError: unreachable, locked, or the table cannot be read.
+        """
+        millis = max(int(timeout * 1000), 1)
+        quoted = self.engine.dialect.identifier_preparer.quote(table)
+        probe = select(literal_column("1")).select_from(sql_table(table)).limit(1)
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    # On the DBAPI connection: a pragma through SQLAlchemy would autobegin.
+                    raw: Any = conn.connection.dbapi_connection
+                    raw.execute(f"PRAGMA busy_timeout={millis}")
+                    try:
+                        with conn.execution_options(**{_IMMEDIATE: True}).begin():
+                            conn.execute(probe).all()
+                    finally:
+                        raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                    return
+                trans = conn.begin()
+                try:
+                    if self.dialect == "postgresql":
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+                        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis * 2}")
+                        conn.exec_driver_sql(f"LOCK TABLE {quoted} IN ROW EXCLUSIVE MODE")
+                    conn.execute(probe).all()
+                finally:
+                    trans.rollback()
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            first = (str(orig).strip().splitlines() or [""])[0]
+            msg = f"the store {self.describe()} is not ready: {first}"
             raise StoreError(msg) from exc
 
     def migrate(self) -> str:
