@@ -125,7 +125,7 @@ class Store:
         """
         millis = max(int(timeout * 1000), 1)
         quoted = self.engine.dialect.identifier_preparer.quote(table)
-        probe = select(literal_column("1")).select_from(sql_table(table)).limit(1)
+        probe: Any = select(literal_column("1")).select_from(sql_table(table)).limit(1)
         try:
             with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
