@@ -43,7 +43,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: in WAL mode NORMAL syncs the log only at checkpoints, so commits acknowledged
+    # to a payment provider could vanish in a power cut. FULL syncs at every commit; the
+    # webhook writer's group commit shares one sync between many events (bench/webhooks.py
+    # --sync-cost measures the price).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.close()
