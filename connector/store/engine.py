@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -23,6 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
+
+try:  # POSIX; elsewhere SQLite's busy timeout alone orders the writers
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from connector.errors import ConfigError
 from connector.errors import StoreError
@@ -56,6 +63,51 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     immediate = connection.get_execution_options().get(_IMMEDIATE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class _WriterLock:
+    """Writers of one SQLite file queue on an OS file lock before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, so two processes that both
+    commit often (two gunicorn workers' webhook writers) starve each other for seconds
+    while the lock is free most of the time. A blocking flock wakes the next writer as soon
+    as the lock is released. Processes that do not take it (an older version, a tool) still
+    meet SQLite's busy timeout as before; a killed holder releases it with its process.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + ".writer-lock")
+        self._thread_lock = threading.Lock()  # flock does not exclude threads of one process
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            assert fcntl is not None
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            self._thread_lock.release()  # no lock file (read-only folder): SQLite's alone
+            self._fd = None
+            return
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                assert fcntl is not None
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 class Store:
@@ -95,9 +147,13 @@ class Store:
             raise ConfigError(msg + (hint if isinstance(exc, ImportError) else "")) from exc
         # Bulk upserts go out as multi-row statements, one per batch (see store.upsert).
         self.engine.dialect.use_insertmanyvalues_wo_returning = True
+        self._writers: _WriterLock | None = None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+            database = parsed.database or ""
+            if database and database != ":memory:" and fcntl is not None:
+                self._writers = _WriterLock(Path(database).expanduser().resolve())
 
     def describe(self) -> str:
         return self.url.render_as_string(hide_password=True)
@@ -105,6 +161,15 @@ class Store:
     @contextmanager
     def begin(self, *, immediate: bool = False) -> Iterator[Connection]:
         """A transaction; `immediate` takes the write lock up front (SQLite BEGIN IMMEDIATE)."""
+        if immediate and self._writers is not None:
+            with self._writers, self._begin(immediate=True) as conn:
+                yield conn
+            return
+        with self._begin(immediate=immediate) as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self, *, immediate: bool) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if immediate:
@@ -195,3 +260,5 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
