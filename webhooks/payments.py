@@ -18,7 +18,6 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.payments.hints import receive_hint
 from connector.payments.model import REQUEST_URL_HEADER
@@ -30,25 +29,11 @@ from connector.ports import LedgerWebhooks
 from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
+from webhooks.body import BODY_LIMIT
+from webhooks.body import read_body
 from webhooks.metrics import Metrics
 
-# Provider and ledger callbacks are small (Adyen batches stay well under this).
-BODY_LIMIT = 1024 * 1024
-
-
-def read_body(limit: int = BODY_LIMIT) -> bytes:
-    """The whole request body, or 413: never a body cut at the limit.
-
-    With a Content-Length over the limit werkzeug refuses before reading. A chunked body has
-    no length: werkzeug's limited stream stops quietly at its maximum, so we allow one byte
-    more and refuse when that byte arrives (a signed first megabyte plus junk must not be
-    verified and stored as if it were the whole body).
-    """
-    request.max_content_length = limit + 1
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise RequestEntityTooLarge()
-    return body
+__all__ = ["BODY_LIMIT", "PaymentsEdge", "payments_blueprints"]
 
 
 class PaymentsEdge:

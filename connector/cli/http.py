@@ -112,7 +112,7 @@ def serve_with_scheduler(ctx: Context, bind: str, threads: int) -> None:
         ctx,
         bind,
         1,
-        {"threads": threads, "timeout": 30, "worker_class": "gthread"},
+        {"threads": threads, "timeout": 30, "worker_class": "gthread", "keepalive": 5},
         with_scheduler=True,
     )
 
@@ -136,5 +136,12 @@ def serve(ctx: Context, bind: str, workers: int, threads: int) -> None:
         ctx,
         bind,
         workers,
-        {"threads": threads, "timeout": 30, "worker_class": "gthread" if threads > 1 else "sync"},
+        {
+            "threads": threads,
+            "timeout": 30,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            # Longer than deploy/nginx.conf's upstream keepalive_timeout (2 s), so the proxy
+            # always closes an idle connection first (never a POST on a closing one).
+            "keepalive": 5,
+        },
     )

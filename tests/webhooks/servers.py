@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from connector.cli import main
@@ -83,8 +85,11 @@ class Served:
     environ: dict[str, str]
 
 
-def prepare(tmp_path: Path, monkeypatch, capsys) -> dict[str, str]:  # noqa: ANN001
-    """A store in tmp_path with one endpoint "acme" and a Stripe secret; the environment."""
+def prepare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A store in tmp_path with one endpoint "acme", a Stripe secret and `secrets` (name:
+    value) for other providers or ledgers; returns the environment (TOKEN: the address)."""
     environ = {
         "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
         "CONNECTOR_SECRET_KEY": Fernet.generate_key().decode(),
@@ -98,13 +103,19 @@ def prepare(tmp_path: Path, monkeypatch, capsys) -> dict[str, str]:  # noqa: ANN
     (folder / "items.csv").write_text(
         "invoice_number,debtor_code,due_date,open_amount\nF1,D1,2026-03-01,125.00\n"
     )
-    main(["init"])
-    main(["connect", "files", "--name", "acme", "--path", str(folder)])
-    main(["sync"])
-    capsys.readouterr()
-    main(["webhooks", "create-endpoint", "acme", "--administration", "acme"])
-    environ["TOKEN"] = capsys.readouterr().out.split("/webhooks/")[1].split("/")[0]
-    main(["webhooks", "set-secret", "acme", "stripe", "--from-env", "SERVED_SECRET"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["init"])
+        main(["connect", "files", "--name", "acme", "--path", str(folder)])
+        main(["sync"])
+        out.seek(0)
+        out.truncate()
+        main(["webhooks", "create-endpoint", "acme", "--administration", "acme"])
+        environ["TOKEN"] = out.getvalue().split("/webhooks/")[1].split("/")[0]
+        main(["webhooks", "set-secret", "acme", "stripe", "--from-env", "SERVED_SECRET"])
+        for name, value in (secrets or {}).items():
+            monkeypatch.setenv("SERVED_OTHER_SECRET", value)
+            main(["webhooks", "set-secret", "acme", name, "--from-env", "SERVED_OTHER_SECRET"])
     return environ
 
 

@@ -27,10 +27,10 @@ DURATION = 12.0
 
 
 @pytest.fixture
-def edge_behind_nginx(tmp_path, monkeypatch, capsys):
+def edge_behind_nginx(tmp_path, monkeypatch):
     if nginx_binary() is None:
         pytest.skip("no nginx: apt-get install nginx-light, or set CONNECTOR_TEST_NGINX")
-    environ = prepare(tmp_path, monkeypatch, capsys)
+    environ = prepare(tmp_path, monkeypatch)
     with (
         connector_serve(tmp_path, environ) as served,
         nginx_in_front(tmp_path, served.port) as port,
