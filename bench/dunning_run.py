@@ -134,13 +134,21 @@ def write_config(path: Path, smtp_port: int, admins: int) -> None:
 # --- running the CLI and measuring each process ------------------------------------------
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, profile: str | None = None
+) -> tuple[float, float, str]:
     """Seconds, peak resident MB (of that process) and output of `connector ARGS`."""
-    exe = str(Path(sys.executable).parent / "connector")
+    command = [str(Path(sys.executable).parent / "connector"), *args]
+    if profile:  # the same command under cProfile, its statistics written to `profile`
+        code = (
+            f"import cProfile, sys; sys.argv = {['connector', *args]!r}; "
+            f"cProfile.run('from connector.cli import main; main()', {profile!r})"
+        )
+        command = [sys.executable, "-c", code]
     log = cwd / f"cli-{args[0]}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([exe, *args], env=env, cwd=cwd, stdout=out, stderr=out)  # noqa: S603
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=out)  # noqa: S603
         _pid, status, usage = os.wait4(proc.pid, 0)
         took = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -182,6 +190,7 @@ def main() -> int:
     parser.add_argument("--debtors", type=int, default=5_000)
     parser.add_argument("--administrations", type=int, default=20)
     parser.add_argument("--database", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the run into FILE")
     args = parser.parse_args()
 
     spawn = mp.get_context("spawn")
@@ -214,7 +223,9 @@ def main() -> int:
             sync_s, sync_mb, _ = run_cli(["sync"], env, tmp)
             print(f"sync (first read of the exports): {sync_s:.1f} s, peak {sync_mb:.0f} MB")
             on = TODAY.isoformat()
-            run_s, run_mb, output = run_cli(["dunning", "run", "--date", on], env, tmp)
+            run_s, run_mb, output = run_cli(
+                ["dunning", "run", "--date", on], env, tmp, profile=args.profile
+            )
         finally:
             stop.set()
             messages, recipients, size, smtp_mb = results.get(timeout=60)
