@@ -237,6 +237,25 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     proc.wait(timeout=30)
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server process and its children (the
+    gunicorn master and workers): a cost per event that the neighbours' load does not move."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:  # noqa: PTH123
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the name: state, ppid, ..., utime (field 14), stime (15)
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
@@ -463,10 +482,17 @@ def run(
     ratios, bare_rates, rates = [], [], []
     all_ours: list[Any] = []
     print(f"throughput, {args.windows} pairs of {args.window:g} s windows (bare, connector):")
+    bare_cpu = our_cpu = 0.0
+    bare_ok = 0
     for w in range(args.windows):
+        before = server_cpu(servers[0].pid)
         bare_rows = load.run("closed", bare_port, path, f"bare{w}", args.window, args.connections)
+        bare_cpu += server_cpu(servers[0].pid) - before
+        before = server_cpu(servers[1].pid)
         our_rows = load.run("closed", port, path, f"full{w}", args.window, args.connections)
+        our_cpu += server_cpu(servers[1].pid) - before
         b, o = ok_rate(bare_rows, args.window), ok_rate(our_rows, args.window)
+        bare_ok += sum(1 for r in bare_rows if 200 <= r[1] < 300)
         not_ok = sum(1 for r in our_rows if not 200 <= r[1] < 300)
         bare_rates.append(b)
         rates.append(o)
@@ -483,6 +509,14 @@ def run(
         f"(min {min(ratios):.0%}, max {max(ratios):.0%})"
     )
     report("connector, all windows", all_ours, args.window * args.windows)
+    ours_ok = sum(1 for r in all_ours if 200 <= r[1] < 300)
+    if bare_ok and ours_ok:
+        per_bare, per_ours = bare_cpu / bare_ok * 1000, our_cpu / ours_ok * 1000
+        print(
+            f"  server CPU per event (gunicorn processes only; load-independent): bare "
+            f"{per_bare:.2f} ms, connector {per_ours:.2f} ms -> CPU-bound ceiling of the "
+            f"ratio {per_bare / per_ours:.0%}"
+        )
 
     # 2. Open loop at 200 events/s, latency from when each request was due.
     paced = load.run("paced", port, path, "paced", args.paced_seconds, 8, rate=200)
