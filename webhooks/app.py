@@ -45,12 +45,14 @@ def services() -> Services:
 def create_app(
     settings: Settings, services: Services, *, blueprints: Iterable[Blueprint] = ()
 ) -> Flask:
+    from webhooks.body import read_before_views
     from webhooks.oauth import bp as oauth_bp
 
     app = Flask("webhooks")
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # callbacks are small
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # callbacks are small (webhooks.body)
     app.extensions[EXTENSION] = services
     app.extensions[f"{EXTENSION}.settings"] = settings
+    app.before_request(read_before_views)
     app.register_blueprint(oauth_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -90,6 +90,13 @@ class Metrics:
             ["provider"],
             registry=self.registry,
         )
+        self.unusable = Counter(
+            "connector_webhook_events_unusable",
+            "Verified deliveries kept as rejected (unusable content; see: connector payments "
+            "rejected) and acknowledged so the provider stops retrying.",
+            ["provider"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "connector_webhook_seconds",
             "Time to verify and store a delivery.",

@@ -29,7 +29,11 @@ from connector.ports import LedgerWebhooks
 from connector.ports import PaymentProvider
 from connector.store import Store
 from connector.vault import Vault
+from webhooks.body import BODY_LIMIT
+from webhooks.body import read_body
 from webhooks.metrics import Metrics
+
+__all__ = ["BODY_LIMIT", "PaymentsEdge", "payments_blueprints"]
 
 
 class PaymentsEdge:
@@ -58,7 +62,7 @@ class PaymentsEdge:
 
     def provider_call(self, token: str, provider: str) -> Response:
         started = time.perf_counter()
-        body = request.get_data(cache=False)
+        body = read_body()
         headers = Headers(request.headers)
         headers[REQUEST_URL_HEADER] = request.url  # never what the caller claims
         answer = receive(
@@ -81,6 +85,8 @@ class PaymentsEdge:
             metrics.verified.labels(provider).inc()
         elif answer.outcome == "duplicate":
             metrics.duplicate.labels(provider).inc()
+        elif answer.outcome == "unusable":
+            metrics.unusable.labels(provider).inc()
         else:
             metrics.rejected.labels(provider, str(answer.status)).inc()
         metrics.latency.labels(provider).observe(time.perf_counter() - started)
@@ -93,7 +99,7 @@ class PaymentsEdge:
             webhooks=self.ledger_webhooks,
             token=token,
             ledger=ledger,
-            body=request.get_data(cache=False),
+            body=read_body(),
             headers=cast(Mapping[str, str], Headers(request.headers)),
             now=self.clock(),
             cache=self.secrets,

@@ -21,7 +21,6 @@ from connector.cli.context import Context
 from connector.cli.context import pass_context
 from connector.ports import PaymentProvider
 from connector.vault import KEY_ENV
-from connector.vault import Vault
 from webhooks.app import Services
 from webhooks.app import create_app
 from webhooks.edge import edge_blueprint
@@ -56,7 +55,9 @@ def build_app(ctx: Context) -> Flask:
 
         blueprints[:0] = payments_blueprints(
             store=store,
-            vault=Vault.from_environ(os.environ),
+            # Checked against every stored ciphertext: a well-formed but wrong key refuses
+            # to start here, before any worker forks.
+            vault=ctx.oauth().vault,
             providers=providers,
             provider_names=registry.available(registry.PROVIDER_GROUP),
             metrics=metrics,
@@ -111,7 +112,7 @@ def serve_with_scheduler(ctx: Context, bind: str, threads: int) -> None:
         ctx,
         bind,
         1,
-        {"threads": threads, "timeout": 30, "worker_class": "gthread"},
+        {"threads": threads, "timeout": 30, "worker_class": "gthread", "keepalive": 5},
         with_scheduler=True,
     )
 
@@ -139,5 +140,12 @@ def serve(ctx: Context, bind: str, workers: int, threads: int) -> None:
         ctx,
         bind,
         workers,
-        {"threads": threads, "timeout": 30, "worker_class": "gthread" if threads > 1 else "sync"},
+        {
+            "threads": threads,
+            "timeout": 30,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            # Longer than deploy/nginx.conf's upstream keepalive_timeout (2 s), so the proxy
+            # always closes an idle connection first (never a POST on a closing one).
+            "keepalive": 5,
+        },
     )

@@ -33,7 +33,6 @@ from connector.payments.tables import webhook_events
 from connector.ports import Ledger
 from connector.store import records
 from connector.store.records import AdministrationRecord
-from connector.vault import Vault
 
 
 def ledger_for_admin(ctx: Context, admin: AdministrationRecord) -> Ledger:
@@ -106,7 +105,9 @@ def set_secret(
             raise ConfigError(msg)
     else:
         secret = click.prompt(f"{provider} secret", hide_input=True)
-    vault = Vault.from_environ(os.environ)
+    # The vault as every other command opens it: checked against every stored ciphertext,
+    # so a secret is never added under a key that cannot open the rest (exit 2).
+    vault = ctx.oauth().vault
     with ctx.store().begin() as conn:
         found = event_store.find_endpoint(conn, endpoint)
         dropped = event_store.drop_secrets(conn, found.id, provider) if replace else 0
@@ -170,7 +171,10 @@ def _print_events(rows: list[Any], as_json: bool) -> None:
                     "event_id": r.event_id,
                     "kind": r.kind,
                     "payment_id": r.payment_id,
-                    "amount": format_amount(r.amount, r.currency),
+                    # A rejected event carries no usable amount (that may be why).
+                    "amount": None
+                    if r.status == event_store.REJECTED
+                    else format_amount(r.amount, r.currency),
                     "currency": r.currency,
                     "received_at": r.received_at,
                     "description": r.description,
@@ -189,7 +193,7 @@ def _print_events(rows: list[Any], as_json: bool) -> None:
                 r.id,
                 r.provider,
                 r.kind,
-                amount_text(r.amount),
+                "" if r.status == event_store.REJECTED else amount_text(r.amount),
                 r.currency,
                 r.description[:40],
                 r.status,
@@ -216,6 +220,15 @@ def list_payments(ctx: Context, as_json: bool) -> None:
 def unmatched(ctx: Context, as_json: bool) -> None:
     """Payments no open item could be matched to (the suspense list)."""
     _print_events(_event_rows(ctx, UNMATCHED), as_json)
+
+
+@payments.command("rejected")
+@json_option
+@pass_context
+def rejected(ctx: Context, as_json: bool) -> None:
+    """Verified deliveries kept as rejected, with the reason (acknowledged to the provider,
+    never processed): fix the cause at the provider or book the payment by hand."""
+    _print_events(_event_rows(ctx, event_store.REJECTED), as_json)
 
 
 @payments.command("assign")

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -29,6 +30,8 @@ from connector.payments.tables import webhook_endpoints
 from connector.payments.tables import webhook_events
 
 RECEIVED = "received"
+REJECTED = "rejected"  # verified but unusable: kept with the reason, never processed
+UNUSABLE_KIND = "unusable"
 
 
 def token_hash(token: str) -> str:
@@ -151,6 +154,42 @@ def store_events(
         # RETURNING rather than rowcount: psycopg does not report a count here.
         fresh.append(conn.execute(stmt, params).first() is not None)
     return fresh
+
+
+def rejected_id(key: bytes | str) -> str:
+    """A stable event id for a rejected delivery, so a retry of it is a duplicate."""
+    data = key.encode() if isinstance(key, str) else key
+    return "rejected:" + hashlib.sha256(data).hexdigest()[:48]
+
+
+def store_rejected(
+    conn: Connection, endpoint_id: int, provider: str, event_id: str, reason: str, now: datetime
+) -> bool:
+    """Keep a verified event that cannot be used, with the reason; True when it is new.
+
+    It carries no amount or payer (they are what could not be used): status REJECTED and
+    the reason in `detail` are what a person sees (`connector payments rejected`). It is
+    never processed, so nothing is matched or written to a ledger from it.
+    """
+    stmt = _insert_event(conn.dialect.name)
+    params = {
+        "endpoint_id": endpoint_id,
+        "provider": provider,
+        "event_id": event_id,
+        "kind": UNUSABLE_KIND,
+        "payment_id": "",
+        "amount": Decimal(0),
+        "currency": "",
+        "occurred_at": now,
+        "received_at": now,
+        "description": "",
+        "references": {},
+        "payer_name": "",
+        "payer_iban": "",
+        "status": REJECTED,
+        "detail": reason[:500],
+    }
+    return conn.execute(stmt, params).first() is not None
 
 
 def add_secret(

@@ -76,6 +76,20 @@ def receive_hint(
         return error_answer(
             status, "signature not verified" if status == 401 else "malformed body", "rejected"
         )
+    too_long = [
+        h
+        for h in hints
+        if len(h.record_id) > ledger_hints.c.record_id.type.length  # type: ignore[attr-defined]
+        or len(h.administration_external_id) > ledger_hints.c.administration_external_id.type.length  # type: ignore[attr-defined]
+    ]
+    if too_long:
+        # Signed, but no record of ours has such an id: a malformed callback, not a 500
+        # from the store (PostgreSQL refuses the value; SQLite would keep it silently).
+        if log_limiter.allow(f"{ledger}-too-long"):
+            logger.warning(
+                "%s webhook for %s names an id too long to be ours", ledger, endpoint_name
+            )
+        return error_answer(400, "malformed body", "rejected")
     try:
         with store.begin() as conn:
             for hint in hints:

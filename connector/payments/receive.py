@@ -22,14 +22,18 @@ from datetime import UTC
 from datetime import datetime
 
 from connector.errors import ConnectorError
+from connector.errors import EventUnusable
 from connector.errors import RetriableLedgerError
 from connector.errors import StoreError
 from connector.errors import UnknownPlugin
 from connector.errors import WebhookRejected
 from connector.payments import events as event_store
 from connector.payments.writer import EventWriter
+from connector.payments.writer import store_or_reject
 from connector.ports import PaymentProvider
 from connector.store import Store
+from connector.vault import KEY_ENV
+from connector.vault import UndecryptableToken
 from connector.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ class Answer:
     status: int
     body: str
     content_type: str = "application/json"
-    outcome: str = ""  # verified, duplicate, rejected, unknown, unavailable
+    outcome: str = ""  # verified, duplicate, unusable, rejected, unknown, unavailable
     events: int = 0
     duplicates: int = 0
 
@@ -100,13 +104,29 @@ class SecretCache:
         found = None
         if row is not None:
             endpoint_id, name, encrypted = row
-            secrets = [vault.decrypt(s, what=f"a {provider} webhook secret") for s in encrypted]
+            secrets = _decrypted(vault, encrypted, provider, name)
+            if encrypted and not secrets:
+                # None opens: our key is wrong, not the sender; 503 so it retries.
+                msg = f"{KEY_ENV} cannot decrypt any {provider} secret of endpoint {name}"
+                raise UndecryptableToken(msg)
             found = (endpoint_id, name, secrets)
         if self.ttl > 0:
             if len(self._entries) > 10_000:  # unknown tokens must not grow it without bound
                 self._entries.clear()
             self._entries[key] = (now, found)
         return found
+
+
+def _decrypted(vault: Vault, encrypted: list[str], provider: str, endpoint: str) -> list[str]:
+    """The secrets the keys can open; one that cannot be opened is logged and skipped, so a
+    secret stored under another key never blocks the deliveries its neighbours verify."""
+    secrets = []
+    for number, ciphertext in enumerate(encrypted, start=1):
+        try:
+            secrets.append(vault.decrypt(ciphertext, what=f"{provider} secret {number}"))
+        except UndecryptableToken as exc:
+            logger.error("endpoint %s: %s; that secret is skipped", endpoint, exc)
+    return secrets
 
 
 def receive(
@@ -145,6 +165,27 @@ def receive(
         return error_answer(401, "signature not verified", "rejected")
     try:
         events = provider.parse_webhook(body, headers, secrets, moment.timestamp())
+    except EventUnusable as exc:
+        # Genuinely signed, so a retry is the same event: keep it as rejected with the
+        # reason for a person, and acknowledge it so the provider stops.
+        if limiter.allow(f"{provider_name}-unusable"):
+            logger.warning(
+                "%s event for endpoint %s kept as rejected: %s", provider_name, endpoint_name, exc
+            )
+        try:
+            with store.begin(immediate=True) as conn:
+                event_store.store_rejected(
+                    conn,
+                    endpoint_id,
+                    provider_name,
+                    event_store.rejected_id(body),
+                    str(exc),
+                    moment,
+                )
+        except StoreError:
+            return error_answer(503, "temporarily unavailable", "unavailable")
+        reply = provider.reply([])
+        return Answer(reply.status, reply.body, reply.content_type, outcome="unusable")
     except WebhookRejected as exc:
         if limiter.allow(f"{provider_name}-{exc.status}"):
             logger.warning(
@@ -166,19 +207,25 @@ def receive(
         return error_answer(503, "temporarily unavailable", "unavailable")
     try:
         if writer is not None:
-            fresh = writer.write(endpoint_id, events, moment)
+            stored = writer.store(endpoint_id, events, moment)
         else:
-            with store.begin() as conn:
-                fresh = event_store.store_events(conn, endpoint_id, events, moment)
-    except StoreError:
+            stored = store_or_reject(store, endpoint_id, events, moment)
+    except StoreError:  # unreachable or locked: worth the provider's retry
         return error_answer(503, "temporarily unavailable", "unavailable")
     reply = provider.reply(events)
+    fresh = stored.fresh
     duplicates = fresh.count(False)
+    if events and duplicates == len(events):
+        outcome = "duplicate"
+    elif events and stored.rejected == len(events):
+        outcome = "unusable"
+    else:
+        outcome = "verified"
     return Answer(
         reply.status,
         reply.body,
         reply.content_type,
-        outcome="duplicate" if events and duplicates == len(events) else "verified",
+        outcome=outcome,
         events=len(events),
         duplicates=duplicates,
     )
