@@ -24,6 +24,7 @@ from typing import Generic
 from typing import Literal
 from typing import Protocol
 from typing import TypeVar
+from typing import runtime_checkable
 
 from connector.domain import Administration
 from connector.domain import Debtor
@@ -201,6 +202,15 @@ class LedgerWebhooks(Protocol):
             WebhookRejected: 401 for a bad signature or a replay, 400 for a malformed body.
         """
         ...
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A ledger that can tell, before anything is written, what in its settings or in the
+    remote administration keeps a write from landing (Exact: a division whose receivables
+    G/L account cannot be resolved). `connector check` lists each line."""
+
+    def configuration_problems(self) -> list[str]: ...
 
 
 class InvoiceDocuments(Protocol):

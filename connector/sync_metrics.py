@@ -34,6 +34,7 @@ from connector.store import records
 from connector.store.records import ConnectionRecord
 from connector.store.schema import metadata
 from connector.store.types import UTCDateTime
+from connector.sync import CloseGuard
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
 from connector.sync import no_progress
@@ -127,6 +128,7 @@ def sync_and_record(
     batch_size: int = 1000,
     progress: ProgressFactory = no_progress,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    guard: CloseGuard | None = None,
 ) -> list[SyncSummary]:
     """`sync_all` (same arguments), one connection at a time, each recorded in the totals."""
     with store.begin() as conn:
@@ -149,6 +151,7 @@ def sync_and_record(
             _keeping(ledger_for, opened),
             administration_ids=ids,
             full=full,
+            guard=guard,
             batch_size=batch_size,
             progress=progress,
             clock=clock,

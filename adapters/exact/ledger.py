@@ -215,6 +215,10 @@ class ExactLedger:
                 problems.append(str(exc))
         return problems
 
+    def configuration_problems(self) -> list[str]:
+        """connector.ports.SelfChecking: what `connector check` lists for this connection."""
+        return self.receivables_gl_problems()
+
     # -- debtors ------------------------------------------------------------------------------
 
     def debtors(self, administration: Administration, cursor: str | None) -> Feed[Debtor]:

@@ -31,9 +31,11 @@ from connector.dunning.model import ChannelKind
 from connector.dunning.policy import DunningConfig
 from connector.dunning.policy import Policy
 from connector.dunning.policy import load_dunning_config
+from connector.dunning.readiness import check_dunning
 from connector.errors import ConfigError
 from connector.errors import ConnectorError
 from connector.oauth import records as oauth_records
+from connector.ports import SelfChecking
 from connector.scheduler import scheduler_settings
 from connector.store import records
 
@@ -102,7 +104,9 @@ def connection_problems(ctx: Context) -> list[str]:
             oauth = ctx.oauth().spec(connection.ledger) is not None
             if oauth:
                 ctx.oauth().vault  # noqa: B018 - a key that cannot open the tokens is a problem
-            ctx.ledger_for(connection)
+            ledger = ctx.ledger_for(connection)
+            if isinstance(ledger, SelfChecking):
+                problems += [f"{label}: {line}" for line in ledger.configuration_problems()]
         except ConnectorError as exc:
             problems.append(f"{label}: {exc}")
             continue
@@ -238,12 +242,20 @@ def _policies_in_use(ctx: Context, config: DunningConfig) -> list[Policy]:
 
 
 #: What `connector check` runs, in order. Each returns problem lines; add one here.
+def dunning_problems(ctx: Context) -> list[str]:
+    """Each administration's sender, the interest-rate table's coverage, the templates."""
+    if not _store_ready(ctx):
+        return []
+    return check_dunning(ctx.settings, ctx.store())
+
+
 CHECKS: list[Check] = [
     config_problems,
     store_problems,
     connection_problems,
     administration_problems,
     channel_problems,
+    dunning_problems,
 ]
 
 

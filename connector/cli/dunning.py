@@ -1153,7 +1153,7 @@ def dunning_job(config_path: str | None) -> None:
             if run.error:
                 logger.error("dunning %s: %s", run.administration, run.error)
                 continue
-            logger.warning(
+            logger.info(  # routine: the outcome of a normal run
                 "dunning %s (%s): %d planned, %d sent, %d to retry, %d await approval",
                 run.administration,
                 run.date,
