@@ -243,8 +243,9 @@ def _policies_in_use(ctx: Context, config: DunningConfig) -> list[Policy]:
 
 #: What `connector check` runs, in order. Each returns problem lines; add one here.
 def dunning_problems(ctx: Context) -> list[str]:
-    """Each administration's sender, the interest-rate table's coverage, the templates."""
-    if not _store_ready(ctx):
+    """Each administration's sender, the interest-rate table's coverage, the templates (only
+    where dunning is configured: otherwise the scheduler runs none either)."""
+    if not _store_ready(ctx) or not dunning_configured(ctx):
         return []
     return check_dunning(ctx.settings, ctx.store())
 

@@ -32,11 +32,39 @@ def cli(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
     monkeypatch.setenv("CONNECTOR_CONFIG", str(tmp_path / "connector.toml"))
-    (tmp_path / "connector.toml").write_text("", encoding="utf-8")
+    _config(tmp_path, "")
     return cli_runner(capsys)
 
 
+# The shipped interest-rate table ends before today (its next half-year is not confirmed), so
+# `connector check` rightly reports it on any real date. These tests check the other checks, so
+# they add one row through `[dunning] interest_rates_file`: test data, not a published rate.
+TEST_RATES = (
+    "format = 1\nknown_through = 2099-12-31\n[[rates]]\neffective_from = 2026-07-01\n"
+    'consumer = "4"\ncommercial = "10.15"\nsource = "test data only"\n'
+)
+# acme's complete sender, so that the dunning readiness check finds nothing to hold.
+ACME_SENDER = (
+    '[administrations.acme.sender]\nname = "Acme B.V."\nstreet = "Kade 1"\n'
+    'postal_code = "1011 AA"\ncity = "Amsterdam"\niban = "NL91ABNA0417164300"\n'
+    'kvk_number = "12345678"\nemail = "debiteuren@acme.example"\n'
+)
+
+
 def _config(tmp_path: Path, text: str) -> None:
+    """connector.toml with `text`; where it configures dunning, with acme's sender and the
+    test rate row too."""
+    (tmp_path / "rates.toml").write_text(TEST_RATES, encoding="utf-8")
+    if not text:
+        pass  # no dunning configured: no dunning checks
+    elif "[dunning]" in text:
+        text = text.replace(
+            "[dunning]\n", f'[dunning]\ninterest_rates_file = "{tmp_path / "rates.toml"}"\n', 1
+        )
+    else:
+        text = f'[dunning]\ninterest_rates_file = "{tmp_path / "rates.toml"}"\n' + text
+    if text and "[administrations.acme" not in text:
+        text += "\n" + ACME_SENDER
     (tmp_path / "connector.toml").write_text(text, encoding="utf-8")
 
 
@@ -68,6 +96,20 @@ def test_the_demo_store_checks_clean(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
     cli = cli_runner(capsys)
     assert cli("demo").code == 0
+    result = cli("check")
+    # Today lies past the shipped rate table: that, and only that, is reported.
+    assert result.code == 1
+    assert [line.split(":")[0] for line in result.out.strip().splitlines()] == [
+        "interest rate table ends 2026-06-30"
+    ]
+    (tmp_path / "rates.toml").write_text(TEST_RATES, encoding="utf-8")
+    config = tmp_path / "connector.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[dunning]\n", f'[dunning]\ninterest_rates_file = "{tmp_path / "rates.toml"}"\n', 1
+        ),
+        encoding="utf-8",
+    )
     result = cli("check")
     assert result.code == 0, result.out + result.err
     assert "no problems" in result.out
