@@ -77,6 +77,13 @@ def _positive(value: float) -> float:
     return value
 
 
+def _share(value: float) -> float:
+    if not 0 < value <= 1:
+        msg = f"expected a share above 0 and at most 1, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
 def _url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         msg = f"expected an http(s) URL, got {value!r}"
@@ -140,6 +147,7 @@ PositiveInt = Annotated[int, AfterValidator(_at_least(1))]
 NonNegativeInt = Annotated[int, AfterValidator(_at_least(0))]
 Seconds = Annotated[float, AfterValidator(_seconds)]
 PositiveNumber = Annotated[float, AfterValidator(_positive)]
+Share = Annotated[float, AfterValidator(_share)]  # a fraction: 0 < x <= 1
 Url = Annotated[str, AfterValidator(_url)]
 UrlOrEmpty = Annotated[str, AfterValidator(_url_or_empty)]
 Amount = Annotated[str | int, AfterValidator(_amount)]

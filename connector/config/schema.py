@@ -23,6 +23,7 @@ from connector.config.base import Number
 from connector.config.base import PositiveInt
 from connector.config.base import PositiveNumber
 from connector.config.base import Section
+from connector.config.base import Share
 from connector.config.base import Text
 from connector.config.base import TimeZone
 from connector.config.base import one_of
@@ -180,7 +181,7 @@ class FolderSection(Section):
 
 
 class SyncSection(Section):
-    max_close_share: PositiveNumber | None = None  # a sync closing more of the open items stops
+    max_close_share: Share | None = None  # a sync closing more of the open items stops
 
 
 class ChannelsSection(Section):

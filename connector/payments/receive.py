@@ -174,7 +174,7 @@ def receive(
             )
         try:
             with store.begin(immediate=True) as conn:
-                event_store.store_rejected(
+                new = event_store.store_rejected(
                     conn,
                     endpoint_id,
                     provider_name,
@@ -185,7 +185,9 @@ def receive(
         except StoreError:
             return error_answer(503, "temporarily unavailable", "unavailable")
         reply = provider.reply([])
-        return Answer(reply.status, reply.body, reply.content_type, outcome="unusable")
+        # A retry of the same signed bytes is a duplicate, not a second unusable event.
+        outcome = "unusable" if new else "duplicate"
+        return Answer(reply.status, reply.body, reply.content_type, outcome=outcome)
     except WebhookRejected as exc:
         if limiter.allow(f"{provider_name}-{exc.status}"):
             logger.warning(

@@ -157,11 +157,12 @@ def test_allow_mass_close_flag(cli, tmp_path: Path) -> None:
 
 def test_a_bad_share_in_the_config_is_one_line(cli, tmp_path: Path) -> None:
     cli("init")
-    (tmp_path / "connector.toml").write_text('[sync]\nmax_close_share = "half"\n')
-    result = cli("sync")
-    assert result.code == 2
-    assert "sync.max_close_share: expected a share above 0 and at most 1" in result.err
-    assert "Traceback" not in result.err
+    for value, expected in (('"half"', "a valid number"), ("1.5", "a share above 0 and at most 1")):
+        (tmp_path / "connector.toml").write_text(f"[sync]\nmax_close_share = {value}\n")
+        result = cli("sync")
+        assert result.code == 2
+        assert f"sync.max_close_share: expected {expected}" in result.err
+        assert "Traceback" not in result.err and len(result.err.splitlines()) == 1
 
 
 def test_the_scheduled_sync_has_the_guard_and_reads_the_share(cli, tmp_path: Path) -> None:

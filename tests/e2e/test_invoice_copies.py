@@ -26,6 +26,15 @@ attach_invoices = true
 
 [channels.outbox]
 folder = "outbox"
+
+[administrations."Parkietje B.V.".sender]   # complete, or the letter is held (issue 12.1)
+name = "Parkietje B.V."
+street = "Kade 1"
+postal_code = "1011 AA"
+city = "Amsterdam"
+iban = "NL91ABNA0417164300"
+kvk_number = "12345678"
+email = "debiteuren@parkietje.example"
 """
 
 

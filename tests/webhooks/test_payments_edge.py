@@ -54,12 +54,15 @@ def test_replay_outside_tolerance_and_garbage(edge, store_url):
     body = stripe_event("evt_3")
     old = client.post(url, data=body, headers=stripe_headers(body, at=int(time.time()) - 301))
     assert old.status_code == 401
-    garbage = b"{not json"
-    bad = client.post(url, data=garbage, headers=stripe_headers(garbage))
-    assert bad.status_code == 400 and bad.json == {"error": "malformed body"}
     truncated = body[:-5]
     assert client.post(url, data=truncated, headers=stripe_headers(body)).status_code == 401
     assert stored(store_url) == 0
+    # Genuinely signed but not JSON: a retry would be the same bytes, so it is kept as
+    # rejected (for a person to see) and acknowledged, never a 400 retried for days.
+    garbage = b"{not json"
+    bad = client.post(url, data=garbage, headers=stripe_headers(garbage))
+    assert bad.status_code == 200
+    assert stored(store_url) == 1
 
 
 def test_unknown_addresses_oversized_and_methods(edge):

@@ -312,7 +312,7 @@ def test_the_scheduler_job_runs_every_administration_and_logs(
     from connector.cli.dunning import dunning_job
 
     config(tmp_path, CALLS, monkeypatch)
-    with caplog.at_level("WARNING", logger="connector.dunning"):
+    with caplog.at_level("INFO", logger="connector.dunning"):
         dunning_job(str(tmp_path / "connector.toml"))
     history = cli("dunning", "history", "--json").json()
     assert sorted((h["debtor_code"], h["status"]) for h in history) == [
