@@ -791,7 +791,7 @@ def parse_debtors(table: Table, file: str, problems: Problems) -> ParsedDebtors:
         def report(key: str, message: str, line: int = line) -> None:
             problems.add(file, line, label[key], message)
 
-        kind = _optional(text, "kind", parse_kind, DebtorKind.BUSINESS, report)
+        kind = _optional(text, "kind", parse_kind, DebtorKind.CONSUMER, report)  # 13.1
         email = _optional(text, "email", parse_email, "", report)
         iban = _optional(text, "iban", parse_iban, "", report)
         language = _optional(text, "language", parse_language, "nl", report)

@@ -25,6 +25,7 @@ from connector.cli.context import progress
 from connector.cli.context import selected_admins
 from connector.domain import ItemStatus
 from connector.domain import format_amount
+from connector.kinds import describe_kind
 from connector.output import amount_text
 from connector.output import write_json
 from connector.output import write_table
@@ -154,6 +155,7 @@ def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
                     "name": r.name,
                     "email": r.email,
                     "kind": r.kind,
+                    "kind_rule": describe_kind(r.kind, r.vat_number, r.kvk_number),
                     "phone": r.phone,
                     "city": r.city,
                     "country": r.country,
@@ -169,7 +171,17 @@ def debtors(ctx: Context, administration: str | None, as_json: bool) -> None:
         return
     write_table(
         ["ADM", "CODE", "NAME", "KIND", "EMAIL", "CITY"],
-        [(r.administration_id, r.code, r.name, r.kind, r.email, r.city) for r in rows],
+        [
+            (
+                r.administration_id,
+                r.code,
+                r.name,
+                describe_kind(r.kind, r.vat_number, r.kvk_number),
+                r.email,
+                r.city,
+            )
+            for r in rows
+        ],
         sys.stdout,
         right=(0,),
     )

@@ -441,7 +441,7 @@ class _Planner:
             return
         admin = self.snap.administrations[admin_id]
         today = self.dates[admin_id]
-        debtor = self.snap.debtors.get(key) or Debtor(code=code, name=code)
+        debtor = self.snap.debtors.get(key) or Debtor(code, code, DebtorKind.CONSUMER)
         policy = self.policy(self.debtor_policy(key, admin, debtor, rows, overrides))
         disputed = self.snap.disputed
         states_get = self.snap.states.get

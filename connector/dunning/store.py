@@ -112,7 +112,7 @@ def administration_views(
     return views
 
 
-_CONSUMER = DebtorKind.CONSUMER.value
+_BUSINESS = DebtorKind.BUSINESS.value
 
 
 def _debtor(row: Any) -> Debtor:
@@ -123,7 +123,7 @@ def _debtor(row: Any) -> Debtor:
     return Debtor(
         row[1],
         row[2],
-        DebtorKind.CONSUMER if row[3] == _CONSUMER else DebtorKind.BUSINESS,
+        DebtorKind.BUSINESS if row[3] == _BUSINESS else DebtorKind.CONSUMER,
         row[4],
         row[5],
         Address(row[6], row[7], row[8], row[9]),

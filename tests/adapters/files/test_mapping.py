@@ -711,7 +711,7 @@ def test_debtor_defaults() -> None:
         table(["Code", "Debiteur", "Naam"], ["x", "D1", "Acme"]), "d.csv", problems
     )
     assert parsed.debtors == [Debtor(code="D1", name="Acme")]
-    assert parsed.debtors[0].kind is DebtorKind.BUSINESS
+    assert parsed.debtors[0].kind is DebtorKind.CONSUMER  # not known: consumer (13.1)
     assert parsed.debtors[0].language == "nl"
     assert parsed.debtors[0].payment_term_days is None
 

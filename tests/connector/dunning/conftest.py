@@ -29,8 +29,16 @@ def world(store: Store) -> World:
         capabilities=Capabilities(targeted_read=True),
     )
     ledger.debtors_by_admin["A"] = [
-        Debtor("D1", "Bakkerij De Korf B.V.", email="d1@example.nl", phone="050-1234567"),
-        Debtor("D2", "Jansen Installatie", email="d2@example.nl", tags=("vip", "bouw")),
+        Debtor(
+            "D1",
+            "Bakkerij De Korf B.V.",
+            DebtorKind.BUSINESS,
+            email="d1@example.nl",
+            phone="050-1234567",
+        ),
+        Debtor(
+            "D2", "Jansen Installatie", DebtorKind.BUSINESS, "d2@example.nl", tags=("vip", "bouw")
+        ),
         Debtor("C1", "J. de Vries", kind=DebtorKind.CONSUMER, email="c1@example.nl"),
     ]
     with store.begin() as conn:
