@@ -139,6 +139,7 @@ class TermLetter(NamedTuple):
     principal: Decimal
     costs_from: date
     item_ids: tuple[int, ...]
+    sent_on: date | None = None  # 13.2: items overdue by then could have been in it
 
 
 class Claim(NamedTuple):
@@ -457,6 +458,9 @@ class _Planner:
         due: dict[tuple[str, int, str], _Group] = {}
         first: dict[str, list[ItemRow]] = {}  # currency -> items due for the first step
         credits: list[ItemRow] = []
+        # 13.2 (art. 6:96 lid 7 BW): a consumer's overdue items that may join a 14-day letter.
+        joinable: list[ItemRow] = []
+        term_of = self.snap.term_of
         for row in rows:
             amount = row[7]
             item_id = row[0]
@@ -466,6 +470,8 @@ class _Planner:
                 continue
             state = states_get(item_id)
             if state is None and not exceptions:
+                if consumer and row[5] < today:
+                    joinable.append(row)
                 if row[5] <= first_before:
                     bucket = first.get(row[6])
                     if bucket is None:
@@ -501,6 +507,8 @@ class _Planner:
                     continue
                 step_index = found
             step = steps[step_index]
+            if consumer and own is policy and row[5] < today and item_id not in term_of:
+                joinable.append(row)
             if self.falls_due(step, row, state, consumer) > today:
                 continue
             group_key = (own.name, step_index, row[6])
@@ -515,8 +523,87 @@ class _Planner:
                 due[(policy.name, 0, currency)] = _Group(policy, 0, currency, bucket)
             else:
                 group.rows.extend(bucket)
+        if consumer and due:
+            self.one_term_letter(admin.id, code, policy, due, joinable, rows)
         if due or broken:
             self.letters(admin, debtor, today, due, credits, broken, rows)
+
+    def one_term_letter(
+        self,
+        admin_id: int,
+        code: str,
+        policy: Policy,
+        due: dict[tuple[str, int, str], _Group],
+        joinable: list[ItemRow],
+        rows: Sequence[ItemRow],
+    ) -> None:
+        """A consumer's 14-day letter takes in every item in default (art. 6:96 lid 7 BW: one
+        aanmaning for all claims, costs over the summed principals); an item that could have
+        been in an earlier 14-day letter never gets one of its own."""
+        letters = [
+            key
+            for key, group in due.items()
+            if group.policy is policy
+            and self.is_term_letter(policy.steps[group.step_index], key[2])
+        ]
+        if not letters:
+            return
+        earlier = self.earlier_terms(rows)
+        for key in letters:
+            group = due[key]
+            step = policy.steps[group.step_index]
+            inside = {r[0] for r in group.rows}
+            extra = [r for r in joinable if r[6] == key[2] and r[0] not in inside]
+            if extra:
+                moved = {r[0] for r in extra}
+                for other_key in [k for k in due if k not in letters]:
+                    other = due[other_key]
+                    other.rows[:] = [r for r in other.rows if r[0] not in moved]
+                    if not other.rows:
+                        del due[other_key]
+                group.rows.extend(extra)
+            if earlier:
+                late = [r for r in group.rows if any(r[5] < sent for sent in earlier)]
+                if late:
+                    group.rows[:] = [r for r in group.rows if r not in late]
+                    when = min(earlier)
+                    self.wait(
+                        admin_id,
+                        code,
+                        step,
+                        late,
+                        f"overdue when the 14-day letter of {when} went out: art. 6:96 lid 7 BW "
+                        "allows no second one for them (dun them without costs, by hand)",
+                    )
+                    if not group.rows:
+                        del due[key]
+
+    def is_term_letter(self, step: Step, currency: str) -> bool:
+        """The step makes a consumer's 14-day letter (see `build`)."""
+        return (
+            step.kind is StepKind.FINAL_NOTICE
+            and step.collection_costs is Costs.BIK
+            and currency == "EUR"
+        )
+
+    def earlier_terms(self, rows: Sequence[ItemRow]) -> list[date]:
+        """The sending dates of the 14-day letters this debtor already had."""
+        found: list[date] = []
+        seen: set[int] = set()
+        for row in rows:
+            term_id = self.snap.term_of.get(row[0])
+            if term_id is None or term_id in seen:
+                continue
+            seen.add(term_id)
+            term = self.snap.terms.get(term_id)
+            sent = term.sent_on if term is not None else None
+            if sent is None:
+                state = self.snap.states.get(row[0])
+                if state is not None and state.action_id == term_id:
+                    sent = state.sent_on
+            if sent is not None:
+                found.append(sent)
+        return found
 
     def debtor_policy(
         self,

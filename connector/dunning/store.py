@@ -433,10 +433,10 @@ def _terms(conn: Connection, action_ids: Sequence[int]) -> dict[int, TermLetter]
         ):
             members[action_id].append(item_id)
         for row in conn.execute(
-            select(a.id, a.principal, a.costs_from).where(a.id.in_(list(chunk)))
+            select(a.id, a.principal, a.costs_from, a.sent_on).where(a.id.in_(list(chunk)))
         ):
             terms[row.id] = TermLetter(
-                row.id, row.principal, row.costs_from, tuple(members[row.id])
+                row.id, row.principal, row.costs_from, tuple(members[row.id]), row.sent_on
             )
     return terms
 
