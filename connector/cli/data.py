@@ -9,6 +9,7 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import TextIO
 
 import click
@@ -35,6 +36,9 @@ from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
 from connector.sync import discover
 from connector.sync import sync_all
+
+if TYPE_CHECKING:
+    from connector.dunning.run import Dunning
 
 logger = logging.getLogger("connector")
 
@@ -369,8 +373,15 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     show_default=True,
     help="Where to write the demo exports.",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(0, 366),
+    default=0,
+    show_default=True,
+    help="Then run the dunning forward this many days, so every kind of letter is shown.",
+)
 @pass_context
-def demo(ctx: Context, data_dir: str) -> None:
+def demo(ctx: Context, data_dir: str, days: int) -> None:
     """Run the main job end to end on shipped demo data: init, connect, sync, aging."""
     from connector.demo import materialize
 
@@ -398,14 +409,20 @@ def demo(ctx: Context, data_dir: str) -> None:
     _print_aging(rows, sys.stdout)
     if any(not s.ok for s in summaries):
         sys.exit(1)
-    _demo_dunning(ctx, admins)
+    runner = _demo_dunning(ctx, admins)
+    if days:
+        from connector.cli.demo_forward import print_kinds
+        from connector.cli.demo_forward import run_forward
+
+        click.echo(f"\nRunning the dunning forward {days} days (weekdays):")
+        print_kinds(run_forward(runner, admins, date.today(), days))  # noqa: DTZ011 - as above
     click.echo(
         "\nNext: connector dunning history | connector items --status overdue | "
         "connector report dso | connector --help"
     )
 
 
-def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
+def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> Dunning:
     """The dunning run of the demo: every e-mail and letter goes into ./outbox as files."""
     from connector.channels.outbox import OutboxChannel
     from connector.cli.dunning import build_channels
@@ -455,3 +472,4 @@ def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
         click.echo(f"\n{len(paths)} messages in outbox/ (each .eml with its .pdf letter), e.g.:")
         for path in sorted(paths)[:5]:
             click.echo(f"  {path}")
+    return runner

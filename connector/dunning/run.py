@@ -52,6 +52,7 @@ from connector.domain import OpenItem
 from connector.dunning import law
 from connector.dunning import store as dstore
 from connector.dunning.model import ChannelKind
+from connector.dunning.model import Delivery
 from connector.dunning.model import LegalTerm
 from connector.dunning.model import Letter
 from connector.dunning.model import LetterItem
@@ -396,6 +397,9 @@ class Dunning:
             return
         rendered: Rendered | None = None
         references = [d.reference for d in done.values()]
+        # One channel may serve several kinds (the demo maps e-mail and letter to its outbox):
+        # it sends the letter once, and each kind is recorded under its own name (13.13).
+        sent_by: dict[int, Delivery] = {}
         for kind in action.channels:
             if kind in done:
                 continue
@@ -404,9 +408,14 @@ class Dunning:
                 if channel is None:
                     msg = f"the {kind.value} channel is not configured"
                     raise ConfigError(msg)
-                if rendered is None:
-                    rendered = self.render(letter)
-                delivery = channel.send(letter, rendered)
+                if id(channel) in sent_by:
+                    delivery = sent_by[id(channel)]
+                else:
+                    if rendered is None:
+                        rendered = self.render(letter)
+                    delivery = sent_by[id(channel)] = channel.send(letter, rendered)
+                if delivery.channel is not kind:
+                    delivery = replace(delivery, channel=kind)
             except ChannelUncertain as exc:
                 self._settle(action_id, ActionStatus.UNCERTAIN, f"{kind.value}: {exc}")
                 outcome.uncertain.append(ActionOutcome(action_id, action.key, str(exc)))
@@ -424,7 +433,8 @@ class Dunning:
                 return
             with self.store.begin() as conn:
                 dstore.record_delivery(conn, action_id, delivery, self.clock())
-            references.append(delivery.reference)
+            if delivery.reference not in references:
+                references.append(delivery.reference)
         sent_at = self.clock()
         delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(action.channels) else today
         legal = letter.legal_term
