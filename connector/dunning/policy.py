@@ -202,9 +202,11 @@ def make_policy(
     """A policy with its derived step offsets checked (for code and tests; the config goes
     through `parse_policies`)."""
     _check_steps(steps, f"{where}.{name}")
+    with_offsets = _with_offsets(steps, f"{where}.{name}")
+    _check_terms(with_offsets, f"{where}.{name}")
     return Policy(
         name=name,
-        steps=_with_offsets(steps, f"{where}.{name}"),
+        steps=with_offsets,
         min_days_between_letters=min_days_between_letters,
         day_count=day_count,
         consumer_interest_from=consumer_interest_from,
@@ -255,6 +257,39 @@ def _check_steps(steps: Sequence[Step], where: str) -> None:
         if step.minimum_amount < 0:
             msg = f"{at}.minimum_amount: expected an amount >= 0, got {step.minimum_amount}"
             raise ConfigError(msg)
+
+
+def _check_terms(steps: Sequence[Step], where: str) -> None:
+    """13.4 and 13.12: what a court would hold against the policy itself.
+
+    - A final-notice step needs its own consumer template: the business sommatie prints the
+      term's end date and "u bent in verzuim", which a consumer's 14-day letter may not (the
+      term runs from the day after delivery, art. 6:96 lid 6 BW).
+    - Each reminder's own payment term (`pay_within_days`) ends before the 14-day letter can
+      go out: a debtor is never summoned while a term the creditor granted still runs.
+    """
+    for index, step in enumerate(steps):
+        at = f"{where}.steps[{index}]"
+        if step.kind is StepKind.FINAL_NOTICE and not step.consumer_template:
+            msg = (
+                f"{at}.consumer_template: a final_notice step needs a template for consumers "
+                'without a term date (e.g. consumer_template = "final_notice_consumer")'
+            )
+            raise ConfigError(msg)
+        if step.kind is not StepKind.FINAL_NOTICE:
+            continue
+        for before in range(index):
+            reminder = steps[before]
+            if reminder.kind is not StepKind.REMINDER:
+                continue
+            ends = reminder.nominal_offset + reminder.pay_within_days
+            if ends >= step.nominal_offset:
+                msg = (
+                    f"{where}.steps[{before}].pay_within_days: the term of {reminder.name!r} "
+                    f"ends on day {ends} after the due date, not before {step.name!r} on day "
+                    f"{step.nominal_offset}; shorten it or send {step.name!r} later"
+                )
+                raise ConfigError(msg)
 
 
 DEFAULT_POLICY = make_policy(

@@ -132,3 +132,54 @@ def test_cli_plan_puts_both_overdue_invoices_in_one_14_day_letter(cli, tmp_path:
     assert letters[0]["invoice_numbers"] == ["F-1", "F-2"]
     assert Decimal(letters[0]["principal"]) == Decimal("500.00")
     assert date(2025, 1, 4)
+
+
+# --- 13.4 and 13.12: policy validation ---------------------------------------------------------
+
+FINAL_WITHOUT_CONSUMER_TEMPLATE = """
+[policies.default]
+[[policies.default.steps]]
+name = "sommatie"
+kind = "final_notice"
+days_after_due = 3
+channels = ["email"]
+template = "final_notice"
+collection_costs = "bik"
+"""
+REMINDER_TERM_TOO_LONG = """
+[policies.default]
+[[policies.default.steps]]
+name = "herinnering"
+kind = "reminder"
+days_after_due = 2
+channels = ["email"]
+template = "reminder_1"
+pay_within_days = 14
+[[policies.default.steps]]
+name = "aanmaning"
+kind = "final_notice"
+days_after_due = 10
+channels = ["email"]
+template = "final_notice"
+consumer_template = "final_notice_consumer"
+collection_costs = "bik"
+"""
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (FINAL_WITHOUT_CONSUMER_TEMPLATE, "steps[0].consumer_template: a final_notice step needs"),
+        (
+            REMINDER_TERM_TOO_LONG,
+            "steps[0].pay_within_days: the term of 'herinnering' ends on day 16",
+        ),
+    ],
+)
+def test_cli_refuses_a_policy_a_court_would_hold_against_us(cli, tmp_path: Path, policy, message):
+    (tmp_path / "connector.toml").write_text(policy, encoding="utf-8")
+    assert cli("init").code == 0
+    result = cli("dunning", "plan", "--date", "2025-01-04")
+    assert result.code == 2, (result.out, result.err)
+    assert message in result.err
+    assert "Traceback" not in result.err

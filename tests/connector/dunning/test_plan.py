@@ -573,13 +573,21 @@ def test_a_policy_without_costs_or_interest_charges_nothing():
     plain = make_policy(
         "plain",
         [
-            Step("r", StepKind.REMINDER, (ChannelKind.EMAIL,), "reminder_1", days_after_due=1),
+            Step(
+                "r",
+                StepKind.REMINDER,
+                (ChannelKind.EMAIL,),
+                "reminder_1",
+                days_after_due=1,
+                pay_within_days=3,
+            ),
             Step(
                 "f",
                 StepKind.FINAL_NOTICE,
                 (ChannelKind.EMAIL,),
                 "final_notice",
                 days_after_due=5,
+                consumer_template="final_notice_consumer",
                 interest=Interest.NONE,
             ),
         ],
