@@ -64,6 +64,7 @@ from connector.dunning.plan import plan
 from connector.dunning.policy import POSTAL_CHANNELS
 from connector.dunning.policy import DunningConfig
 from connector.dunning.policy import Interest
+from connector.dunning.statements import term_letter_problems
 from connector.dunning.tables import ActionStatus
 from connector.dunning.tables import ArrangementStatus
 from connector.errors import ChannelError
@@ -412,7 +413,7 @@ class Dunning:
                     delivery = sent_by[id(channel)]
                 else:
                     if rendered is None:
-                        rendered = self.render(letter)
+                        rendered = self.checked(self.render(letter), letter)
                     delivery = sent_by[id(channel)] = channel.send(letter, rendered)
                 if delivery.channel is not kind:
                     delivery = replace(delivery, channel=kind)
@@ -476,6 +477,15 @@ class Dunning:
                 reason=reason,
                 expect=(ActionStatus.SENDING.value,),
             )
+
+    @staticmethod
+    def checked(rendered: Rendered, letter: Letter) -> Rendered:
+        """A 14-day letter goes out only with every required statement in it (13.5)."""
+        problems = term_letter_problems(letter, rendered)
+        if problems:
+            msg = "not sent, no term stored: " + "; ".join(problems)
+            raise ConfigError(msg)
+        return rendered
 
     def render(self, letter: Letter) -> Rendered:
         if RENDERED_CHANNELS & set(letter.channels):
