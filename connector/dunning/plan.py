@@ -264,6 +264,13 @@ def payment_reference(key: str) -> str:
     return law.make_betalingskenmerk(int.from_bytes(digest, "big") % 10**15)
 
 
+def costs_without_vat(sender: Sender, hands_over: bool) -> bool:
+    """Whether collection costs go without VAT (13.9): BIK art. 2 lid 3 allows VAT only for a
+    creditor that cannot deduct it and whose claim a collection service charging VAT handles;
+    a creditor that collects in-house pays no VAT on its own work."""
+    return sender.creditor_deducts_vat or not hands_over or not sender.collection_agency_charges_vat
+
+
 def letter_language(language: str) -> str:
     return "en" if language.lower().startswith("en") else "nl"
 
@@ -803,7 +810,7 @@ class _Planner:
         if consumer and step.kind is StepKind.FINAL_NOTICE:
             if step.collection_costs is Costs.BIK and group.currency == "EUR":
                 announced = law.collection_costs(
-                    net, creditor_deducts_vat=admin.sender.creditor_deducts_vat
+                    net, creditor_deducts_vat=costs_without_vat(admin.sender, policy.hands_over)
                 )
                 term = law.fourteen_day_term_from_delivery(delivered, apply_atw=self.apply_atw)
                 wording = law.fourteen_day_letter_wording(
@@ -918,7 +925,7 @@ class _Planner:
         kind = law.InterestKind.CONSUMER if consumer else law.InterestKind.COMMERCIAL
         rates = _Rates(self.rates)
         with_interest = step.interest is Interest.STATUTORY
-        deducts = admin.sender.creditor_deducts_vat
+        deducts = costs_without_vat(admin.sender, step.kind is StepKind.COLLECTION)
         euro = rows[0].currency == "EUR"
         by_claim: dict[int, list[ItemRow]] = {}
         fresh: list[ItemRow] = []

@@ -328,7 +328,8 @@ DEFAULT_POLICY = make_policy(
             name="collection",
             kind=StepKind.COLLECTION,
             after_previous_term=True,
-            channels=(ChannelKind.COLLECTION,),
+            # 13.7: the debtor is told, the same day, to whom the claim and data went.
+            channels=(ChannelKind.COLLECTION, ChannelKind.EMAIL),
             template="collection_notice",
             collection_costs=Costs.BIK,
             interest=Interest.STATUTORY,
@@ -521,7 +522,7 @@ def _parse_sender(table: Any, where: str) -> Mapping[str, Any]:
         if key not in _SENDER_FIELDS:
             msg = f"{where}.{key}: unknown key; expected one of {', '.join(_SENDER_FIELDS)}"
             raise ConfigError(msg)
-        if key == "creditor_deducts_vat":
+        if key in ("creditor_deducts_vat", "collection_agency_charges_vat"):
             if not isinstance(value, bool):
                 msg = f"{where}.{key}: expected true or false, got {value!r}"
                 raise ConfigError(msg)

@@ -59,6 +59,7 @@ from connector.dunning.model import LetterItem
 from connector.dunning.model import Rendered
 from connector.dunning.model import StepKind
 from connector.dunning.plan import PlanResult
+from connector.dunning.plan import costs_without_vat
 from connector.dunning.plan import money
 from connector.dunning.plan import plan
 from connector.dunning.policy import POSTAL_CHANNELS
@@ -532,7 +533,10 @@ class Dunning:
                 step = policy.steps[action.step_index]
             wording = law.fourteen_day_letter_wording(
                 law.collection_costs(
-                    action.principal, creditor_deducts_vat=sender.creditor_deducts_vat
+                    action.principal,
+                    creditor_deducts_vat=costs_without_vat(
+                        sender, policy is None or policy.hands_over
+                    ),
                 ),
                 language="en" if action.language == "en" else "nl",
                 mention_statutory_interest=step is not None and step.interest is Interest.STATUTORY,
