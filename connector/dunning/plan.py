@@ -334,12 +334,14 @@ class _Planner:
         dates: Mapping[int, date],
         apply_atw: bool,
         rates: law.RateTable | None,
+        postal_days: int | None = None,
     ) -> None:
         self.policies = policies
         self.rules = rules
         self.snap = snapshot
         self.dates = dates
         self.apply_atw = apply_atw
+        self.postal_days = postal_days
         self.rates = rates
         self.result = PlanResult()
         self.cycles: dict[tuple[int, str, str], int] = {}
@@ -762,6 +764,12 @@ class _Planner:
             self.result.actions.append(outcome)
             credits_used = credits_used or bool(own_credits)
 
+    def delivered(self, today: date, channels: Sequence[ChannelKind]) -> date:
+        """Presumed delivery: a posted letter after the postal lag (13.3), else today."""
+        if POSTAL_CHANNELS & set(channels):
+            return law.delivery_date(today, postal_days=self.postal_days)
+        return today
+
     def is_message(self, step: Step) -> bool:
         found = self._messages.get(id(step))
         if found is None:
@@ -801,7 +809,11 @@ class _Planner:
         channels = self.channels(step.channels, debtor, notes)
         charges = self.charges(admin, debtor, today, policy, step, rows, credits, notes)
         legal: LegalTerm | None = None
-        delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(channels) else today
+        delivered = (
+            law.delivery_date(today, postal_days=self.postal_days)
+            if POSTAL_CHANNELS & set(channels)
+            else today
+        )
         term_end: date | None = None
         costs_from: date | None = None
         costs_if_unpaid: Decimal | None = None
@@ -1093,7 +1105,9 @@ class _Planner:
             step_index=-1,
             cycle=cycle,
             approval=admin.approval,
-            delivered_on=law.delivery_date(today) if POSTAL_CHANNELS & set(resolved) else today,
+            delivered_on=law.delivery_date(today, postal_days=self.postal_days)
+            if POSTAL_CHANNELS & set(resolved)
+            else today,
             arrangement_id=arrangement.id,
             notes=tuple(notes),
         )
@@ -1131,6 +1145,7 @@ def plan(
     *,
     apply_atw: bool = True,
     rates: law.RateTable | None = None,
+    postal_days: int | None = None,
 ) -> PlanResult:
     """The letters due on `dates` (the local date of each administration to plan for).
 
@@ -1139,7 +1154,7 @@ def plan(
     name (`load_dunning_config` checks that).
     """
     with without_cycle_collection():
-        return _Planner(policies, rules, snapshot, dates, apply_atw, rates).run()
+        return _Planner(policies, rules, snapshot, dates, apply_atw, rates, postal_days).run()
 
 
 @contextmanager

@@ -43,6 +43,7 @@ The rest of the dunning configuration::
     default_policy = "default"
     approval = false                # every administration: actions wait for approval
     apply_atw = true                # Algemene termijnenwet extends the 14-day term
+    postal_delivery_days = 3        # optional: delivery days presumed for a posted letter
     arrangement_grace_days = 5      # a missed instalment breaks the arrangement after this
     lock_minutes = 30               # a dunning run's lock is stale after this long
     collection_folder = "collection"
@@ -540,6 +541,7 @@ class DunningConfig:
     default_policy: str = DEFAULT_POLICY.name
     approval: bool = False
     apply_atw: bool = True
+    postal_delivery_days: int | None = None  # None: calendar.default_postal_days (13.3)
     arrangement_grace_days: int = 5
     lock_minutes: int = 30
     collection_folder: str = "collection"
@@ -601,6 +603,7 @@ def load_dunning_config(settings: Settings) -> DunningConfig:
         default_policy=default_policy,
         approval=reader.boolean("approval"),
         apply_atw=reader.boolean("apply_atw", True),
+        postal_delivery_days=reader.integer("postal_delivery_days", None, minimum=1),
         arrangement_grace_days=reader.integer("arrangement_grace_days", 5) or 0,
         lock_minutes=reader.integer("lock_minutes", 30, minimum=1) or 30,
         collection_folder=reader.string("collection_folder", "collection"),

@@ -182,6 +182,7 @@ class Dunning:
             dates,
             apply_atw=self.config.apply_atw,
             rates=self.rates,
+            postal_days=self.config.postal_delivery_days,
         )
 
     # -- the run ------------------------------------------------------------------------------
@@ -288,6 +289,7 @@ class Dunning:
             dates,
             apply_atw=self.config.apply_atw,
             rates=self.rates,
+            postal_days=self.config.postal_delivery_days,
         )
 
     def check_channels(self, wanted: Sequence[Sequence[ChannelKind]]) -> None:
@@ -438,7 +440,11 @@ class Dunning:
             if delivery.reference not in references:
                 references.append(delivery.reference)
         sent_at = self.clock()
-        delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(action.channels) else today
+        delivered = (
+            law.delivery_date(today, postal_days=self.config.postal_delivery_days)
+            if POSTAL_CHANNELS & set(action.channels)
+            else today
+        )
         legal = letter.legal_term
         with self.store.begin() as conn:
             dstore.set_status(
@@ -525,7 +531,11 @@ class Dunning:
         if action.term_end is not None and action.costs_if_unpaid is not None:
             # A consumer 14-day letter: its term runs from its real delivery.
             postal = POSTAL_CHANNELS & set(action.channels)
-            delivered = law.delivery_date(today) if postal else today
+            delivered = (
+                law.delivery_date(today, postal_days=self.config.postal_delivery_days)
+                if postal
+                else today
+            )
             term = law.fourteen_day_term_from_delivery(delivered, apply_atw=self.config.apply_atw)
             policy = self.config.policies.get(action.policy)
             step = None
