@@ -52,6 +52,9 @@ class Sender:
     # 13.9: VAT on the costs only at a hand-over to a collection service that charges it.
     collection_agency: str = ""  # 13.7: named in the hand-over notice (who receives the data)
     collection_agency_charges_vat: bool = False
+    # 13.14: set from [dunning.collector] (not a sender key): who collects, and its Wki number.
+    collector_name: str = ""
+    collector_wki_number: str = ""
 
 
 @dataclass(frozen=True, slots=True)

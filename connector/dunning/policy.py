@@ -73,6 +73,8 @@ from decimal import InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
+from connector.dunning.collector import Collector
+from connector.dunning.collector import parse_collector
 from connector.dunning.law import DayCount
 from connector.dunning.model import ChannelKind
 from connector.dunning.model import Sender
@@ -511,7 +513,11 @@ class AdministrationSettings:
     sender: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-_SENDER_FIELDS = {f.name: f.type for f in fields(Sender)}
+_SENDER_FIELDS = {
+    f.name: f.type
+    for f in fields(Sender)
+    if f.name not in ("collector_name", "collector_wki_number")  # from [dunning.collector]
+}
 
 
 def _parse_sender(table: Any, where: str) -> Mapping[str, Any]:
@@ -542,6 +548,7 @@ class DunningConfig:
     approval: bool = False
     apply_atw: bool = True
     postal_delivery_days: int | None = None  # None: calendar.default_postal_days (13.3)
+    collector: Collector | None = None  # [dunning.collector]: collecting for clients (13.14)
     arrangement_grace_days: int = 5
     lock_minutes: int = 30
     collection_folder: str = "collection"
@@ -572,6 +579,9 @@ class DunningConfig:
     ) -> Sender:
         values: dict[str, Any] = {"name": administration_name, "country": country or "NL"}
         values.update(settings.sender)
+        if self.collector is not None and self.collector.for_clients:
+            values["collector_name"] = self.collector.name
+            values["collector_wki_number"] = self.collector.wki_number
         return Sender(**values)
 
 
@@ -604,6 +614,7 @@ def load_dunning_config(settings: Settings) -> DunningConfig:
         approval=reader.boolean("approval"),
         apply_atw=reader.boolean("apply_atw", True),
         postal_delivery_days=reader.integer("postal_delivery_days", None, minimum=1),
+        collector=parse_collector(reader.get("collector"), f"{where}: dunning.collector"),
         arrangement_grace_days=reader.integer("arrangement_grace_days", 5) or 0,
         lock_minutes=reader.integer("lock_minutes", 30, minimum=1) or 30,
         collection_folder=reader.string("collection_folder", "collection"),

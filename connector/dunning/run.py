@@ -42,6 +42,7 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from connector.channels.base import Channel
 from connector.channels.base import PaymentLinks
@@ -51,6 +52,7 @@ from connector.domain import Money
 from connector.domain import OpenItem
 from connector.dunning import law
 from connector.dunning import store as dstore
+from connector.dunning.collector import outside_contact_window
 from connector.dunning.model import ChannelKind
 from connector.dunning.model import Delivery
 from connector.dunning.model import LegalTerm
@@ -202,6 +204,13 @@ class Dunning:
         now = self.clock()
         today = on_date or local_today(admin.timezone, now)
         outcome = AdministrationRun(admin.id, admin.name, today)
+        collector = self.config.collector
+        if collector is not None and collector.for_clients:
+            # 13.14, Wki conduct rules: no contact at night, on Sundays or public holidays.
+            why = outside_contact_window(now.astimezone(ZoneInfo(admin.timezone)))
+            if why:
+                outcome.error = f"collecting for clients: no letters now ({why}; Wki)"
+                return outcome
         holder = _holder()
         stale_after = timedelta(minutes=self.config.lock_minutes)
         with self.store.begin(immediate=True) as conn:
