@@ -67,3 +67,17 @@ def test_the_default_policy_tells_the_debtor_of_the_hand_over() -> None:
     collection = DEFAULT_POLICY.steps[-1]
     assert collection.kind is StepKind.COLLECTION
     assert ChannelKind.EMAIL in collection.channels
+
+
+def test_the_e_mail_of_a_posted_14_day_letter_says_it_is_a_copy(renderer) -> None:
+    from connector.dunning.statements import pdf_text
+    from tests.fakes.letters import consumer_letter
+
+    posted = consumer_letter(channels=(ChannelKind.EMAIL, ChannelKind.LETTER))
+    out = renderer.render(posted, with_pdf=True)
+    copy = "Dit is een kopie per e-mail van de brief die wij u per post hebben gestuurd"
+    assert copy in plain(out.text) and copy in plain(out.html)
+    assert "vanaf de dag nadat die per post verzonden brief bij u is bezorgd" in plain(out.text)
+    assert out.pdf is not None and "kopie per e-mail" not in pdf_text(out.pdf)  # the letter itself
+    email_only = renderer.render(consumer_letter(channels=(ChannelKind.EMAIL,)), with_pdf=False)
+    assert copy not in plain(email_only.text)
