@@ -830,6 +830,7 @@ class _Planner:
                     language="en" if language == "en" else "nl",
                     mention_statutory_interest=step.interest is Interest.STATUTORY,
                     announce_handover=policy.hands_over,
+                    interest_owed=charges.interest,
                 )
                 legal = LegalTerm(
                     delivered_on=delivered,

@@ -560,6 +560,7 @@ class Dunning:
                 language="en" if action.language == "en" else "nl",
                 mention_statutory_interest=step is not None and step.interest is Interest.STATUTORY,
                 announce_handover=policy is None or policy.hands_over,
+                interest_owed=action.interest,
             )
             legal = LegalTerm(
                 delivered_on=delivered,

@@ -183,3 +183,30 @@ def test_cli_refuses_a_policy_a_court_would_hold_against_us(cli, tmp_path: Path,
     assert result.code == 2, (result.out, result.err)
     assert message in result.err
     assert "Traceback" not in result.err
+
+
+def test_interest_already_owed_has_its_own_line_and_matching_words():
+    from connector.dunning.policy import DEFAULT_POLICY
+    from connector.dunning.policy import ConsumerInterestFrom
+    from connector.dunning.policy import make_policy
+
+    from_due = make_policy(
+        "default",
+        DEFAULT_POLICY.steps,
+        consumer_interest_from=ConsumerInterestFrom.DUE_DATE,
+    )
+    snap = snapshot(
+        [row(1, amount="3000.00", debtor="C1", due="2024-03-01")],
+        debtors=[debtor("C1", consumer=True)],
+        states={1: _state("reminder_2", 1, "2024-03-19", 7)},
+    )
+    [action] = run_plan(snap, "2024-04-04", policies={"default": from_due}).actions
+    letter = action.letter
+    assert letter.interest > 0
+    assert letter.legal_term is not None
+    text = " ".join(letter.legal_term.statements)
+    interest = f"{letter.interest:.2f}".replace(".", ",")
+    assert f"Daarnaast bent u tot de datum van deze brief € {interest} wettelijke rente" in text
+    assert "Wij verzoeken u dit totaalbedrag te betalen" in text
+    assert "bent u bovendien de wettelijke rente" not in text
+    assert "loopt door tot de dag van betaling" in text
