@@ -81,3 +81,18 @@ def test_the_e_mail_of_a_posted_14_day_letter_says_it_is_a_copy(renderer) -> Non
     assert out.pdf is not None and "kopie per e-mail" not in pdf_text(out.pdf)  # the letter itself
     email_only = renderer.render(consumer_letter(channels=(ChannelKind.EMAIL,)), with_pdf=False)
     assert copy not in plain(email_only.text)
+
+
+def test_a_missed_instalment_without_a_lapse_clause_is_a_notice_of_default_with_a_term(
+    renderer,
+) -> None:
+    from datetime import date
+
+    letter = business_letter(template="arrangement_broken", pay_by=date(2026, 3, 19))
+    text = plain(renderer.render(letter, with_pdf=False).text)
+    assert "direct opeisbaar" not in text  # no lapse clause was agreed
+    assert "Wij stellen u hierbij in gebreke" in text
+    assert "uiterlijk 19 maart 2026 te betalen" in text
+    assert "De betalingen die wij wel ontvingen, zijn verwerkt" in text
+    english = plain(renderer.render(replace(letter, language="en"), with_pdf=False).text)
+    assert "due immediately" not in english and "notice of default" in english
