@@ -97,3 +97,47 @@ def posted(ctx: Context, files: tuple[str, ...], every: bool, posted_on: object)
     )
     if missing:
         sys.exit(1)
+
+
+@letters.command("returned")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--reason", default="returned by the post", show_default=True)
+@pass_context
+def returned(ctx: Context, keys: tuple[str, ...], reason: str) -> None:
+    """A letter came back or its e-mail bounced (KEY as in `dunning history`): no costs.
+
+    A consumer owes collection costs only after a 14-day letter that reached them (art. 6:96
+    lid 6 BW); a letter that came back proves the opposite. Its term is withdrawn, so no
+    costs are ever charged on it; dun the debtor again by hand once the address is right."""
+    a = dunning_actions.c
+    missing: list[str] = []
+    withdrawn = 0
+    with ctx.store().begin() as conn:
+        for key in keys:
+            parts = key.split("/")
+            row = None
+            if len(parts) == 4 and parts[0].isdigit() and parts[3].isdigit():
+                row = conn.execute(
+                    select(a.id, a.status_reason)
+                    .where(a.administration_id == int(parts[0]))
+                    .where(a.debtor_code == parts[1])
+                    .where(a.step_name == parts[2])
+                    .where(a.cycle == int(parts[3]))
+                ).first()
+            if row is None:
+                missing.append(key)
+                continue
+            note = (row.status_reason + "; " if row.status_reason else "") + f"returned: {reason}"
+            conn.execute(
+                update(dunning_actions)
+                .where(a.id == row.id)
+                .values(costs_from=None, term_end=None, status_reason=note)
+            )
+            withdrawn += 1
+    for key in missing:
+        click.echo(
+            f"connector: {key}: no such dunning letter (see `connector dunning history`)", err=True
+        )
+    click.echo(f"{withdrawn} letter(s) marked returned; no costs will be charged on them")
+    if missing:
+        sys.exit(1)

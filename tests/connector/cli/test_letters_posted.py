@@ -88,3 +88,23 @@ def test_recording_a_later_posting_date_moves_the_term_and_the_hand_over(cli, tm
     [sent_letter] = dossier["letters"]
     assert sent_letter["presumed_delivered_on"] == after["delivered_on"]
     assert "delivered_on" not in sent_letter
+
+
+def test_a_returned_14_day_letter_means_no_costs(cli, tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "items.csv").write_text(ITEMS, encoding="utf-8")
+    (folder / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    assert cli("init").code == 0
+    assert cli("connect", "files", "--path", str(folder)).code == 0
+    assert cli("sync").code == 0
+    assert cli("dunning", "run", "--date", "2025-01-06").code == 0
+    [letter] = cli("dunning", "history", "--json").json()
+    after_term = date.fromisoformat(letter["term_end"]) + timedelta(days=1)
+    before = cli("dunning", "plan", "--date", after_term.isoformat(), "--json").json()
+    assert [(x["step"], x["collection_costs"]) for x in before] == [("incasso", "45.00")]
+    result = cli("letters", "returned", letter["key"], "--reason", "onbekend op adres")
+    assert result.code == 0, result.err
+    after = cli("dunning", "plan", "--date", after_term.isoformat(), "--json").json()
+    assert [(x["step"], x["collection_costs"]) for x in after] == [("incasso", "0.00")]
+    assert cli("letters", "returned", "1/C1/nope/1").code == 1
