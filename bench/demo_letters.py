@@ -69,7 +69,7 @@ def main() -> None:
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT a.template, d.reference, d.detail FROM dunning_actions a "
+                    "SELECT a.id, a.template, d.reference, d.detail FROM dunning_actions a "
                     "JOIN dunning_deliveries d ON d.action_id = a.id "
                     "WHERE a.status = 'sent' ORDER BY a.sent_on, a.id"
                 )
@@ -81,16 +81,18 @@ def main() -> None:
             ).all()
         engine.dispose()
         counts.update({template: n for template, n in seen_actions})
-        for template, reference, detail in rows:
-            if template in copied:
+        first: dict[str, int] = {}  # template -> the action whose files are copied
+        for action_id, template, reference, detail in rows:
+            if first.setdefault(template, action_id) != action_id:
                 continue
-            files = []
+            files = copied.get(template, [])
             for name in (reference, detail):
                 path = folder / name if name and not os.path.isabs(name) else Path(name or "")
                 if name and path.is_file():
                     target = out / f"{template}{path.suffix}"
-                    shutil.copyfile(path, target)
-                    files.append(target.name)
+                    if target.name not in files:
+                        shutil.copyfile(path, target)
+                        files.append(target.name)
             if files:
                 copied[template] = files
     total = sum(counts.values())
