@@ -143,7 +143,8 @@ class Address:
 class Debtor:
     code: str
     name: str
-    kind: DebtorKind = DebtorKind.BUSINESS
+    # Not known means consumer: only a known business may be charged BIK at once (13.1).
+    kind: DebtorKind = DebtorKind.CONSUMER
     email: str = ""
     phone: str = ""
     address: Address = field(default_factory=Address)

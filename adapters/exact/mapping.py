@@ -57,6 +57,7 @@ from connector.domain import Debtor
 from connector.domain import Money
 from connector.domain import OpenItem
 from connector.domain import is_currency_code
+from connector.kinds import kind_from_registration
 
 Row = Mapping[str, Any]
 
@@ -241,9 +242,12 @@ def debtor(row: Row) -> Debtor:
     condition = text(row.get("PaymentConditionSales"))
     if condition:
         tags.append(f"payment-condition:{condition}")
+    vat, kvk = text(row.get("VATNumber")), text(row.get("ChamberOfCommerce"))
     return Debtor(
         code=found,
         name=text(row.get("Name")) or found,
+        # Accounts carry no person/company flag: a VAT or KvK number makes a business.
+        kind=kind_from_registration(vat, kvk),
         email=text(row.get("Email")),
         phone=text(row.get("Phone")),
         address=Address(
@@ -252,8 +256,8 @@ def debtor(row: Row) -> Debtor:
             city=text(row.get("City")),
             country=text(row.get("Country")).upper(),
         ),
-        vat_number=text(row.get("VATNumber")),
-        kvk_number=text(row.get("ChamberOfCommerce")),
+        vat_number=vat,
+        kvk_number=kvk,
         language=_language(row.get("Language")),
         payment_term_days=_payment_days(condition),
         tags=tuple(tags),

@@ -815,14 +815,14 @@ def parse_debtors(table: Table, file: str, problems: Problems) -> ParsedDebtors:
         def report(key: str, message: str, line: int = line) -> None:
             problems.add(file, line, label[key], message)
 
-        kind = _optional(text, "kind", parse_kind, DebtorKind.BUSINESS, report)
+        kind = _optional(text, "kind", parse_kind, DebtorKind.CONSUMER, report)  # 13.1
         email = _optional(text, "email", parse_email, "", report)
         iban = _optional(text, "iban", parse_iban, "", report)
         language = _optional(text, "language", parse_language, "nl", report)
         no_tags: tuple[str, ...] = ()
         tags = _optional(text, "tags", parse_tags, no_tags, report)
         if not text.get("kind"):
-            # Taken as business, but never silently: tagged, and counted by the sync.
+            # Taken as a consumer (13.1), but never silently: tagged, and counted by the sync.
             tags = (*tags, KIND_UNKNOWN_TAG)
         payment_term_days: int | None = None
         if text.get("payment_term_days"):

@@ -221,7 +221,8 @@ class CollectionChannel:
                     "step": row.step_name,
                     "kind": row.step_kind,
                     "sent_on": row.sent_on,
-                    "delivered_on": row.delivered_on,
+                    # 13.3: a presumption (post or e-mail), not a proof of delivery.
+                    "presumed_delivered_on": row.delivered_on,
                     "term_end": row.term_end,
                     "channels": row.channels.split(","),
                     "deliveries": delivered.get(row.id, []),

@@ -18,6 +18,7 @@ from connector.cli import data
 from connector.cli import dunning
 from connector.cli import http
 from connector.cli import jobs
+from connector.cli import letters
 from connector.cli import payments
 from connector.cli.context import Context
 from connector.errors import ConnectorError
@@ -59,6 +60,7 @@ for command in (
     dunning.arrangement,
     dunning.pause,
     dunning.tasks,
+    letters.letters,
     payments.webhooks,
     payments.payments,
     payments.outbox,

@@ -27,6 +27,7 @@ from connector.cli.context import Context
 from connector.cli.context import pass_context
 from connector.config import plugins
 from connector.config.references import unknown_administrations
+from connector.dunning.collector import wki_problems
 from connector.dunning.model import ChannelKind
 from connector.dunning.policy import DunningConfig
 from connector.dunning.policy import Policy
@@ -247,7 +248,8 @@ def dunning_problems(ctx: Context) -> list[str]:
     where dunning is configured: otherwise the scheduler runs none either)."""
     if not _store_ready(ctx) or not dunning_configured(ctx):
         return []
-    return check_dunning(ctx.settings, ctx.store())
+    problems = check_dunning(ctx.settings, ctx.store())
+    return problems + wki_problems(load_dunning_config(ctx.settings))
 
 
 CHECKS: list[Check] = [

@@ -10,6 +10,7 @@ from datetime import date
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import TextIO
 
 import click
@@ -26,6 +27,7 @@ from connector.cli.context import progress
 from connector.cli.context import selected_admins
 from connector.domain import ItemStatus
 from connector.domain import format_amount
+from connector.kinds import describe_kind
 from connector.output import amount_text
 from connector.output import write_json
 from connector.output import write_table
@@ -37,6 +39,9 @@ from connector.sync import SyncSummary
 from connector.sync import close_guard_from
 from connector.sync import discover
 from connector.sync_metrics import sync_and_record
+
+if TYPE_CHECKING:
+    from connector.dunning.run import Dunning
 
 logger = logging.getLogger("connector")
 _ONE = Decimal(1)
@@ -192,6 +197,7 @@ def debtors(ctx: Context, administration: str | None, debtor: str | None, as_jso
                     "name": r.name,
                     "email": r.email,
                     "kind": r.kind,
+                    "kind_rule": describe_kind(r.kind, r.vat_number, r.kvk_number),
                     "phone": r.phone,
                     "city": r.city,
                     "country": r.country,
@@ -207,7 +213,17 @@ def debtors(ctx: Context, administration: str | None, debtor: str | None, as_jso
         return
     write_table(
         ["ADM", "CODE", "NAME", "KIND", "EMAIL", "CITY"],
-        [(r.administration_id, r.code, r.name, r.kind, r.email, r.city) for r in rows],
+        [
+            (
+                r.administration_id,
+                r.code,
+                r.name,
+                describe_kind(r.kind, r.vat_number, r.kvk_number),
+                r.email,
+                r.city,
+            )
+            for r in rows
+        ],
         sys.stdout,
         right=(0,),
     )
@@ -426,8 +442,15 @@ def report_dso(ctx: Context, administration: str | None, as_json: bool) -> None:
     help="A SQLite file of its own for the demo (default: the configured store, if it holds "
     "nothing but the demo).",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(0, 366),
+    default=0,
+    show_default=True,
+    help="Then run the dunning forward this many days, so every kind of letter is shown.",
+)
 @pass_context
-def demo(ctx: Context, data_dir: str, store_path: str | None) -> None:
+def demo(ctx: Context, data_dir: str, store_path: str | None, days: int) -> None:
     """Run the main job end to end on shipped demo data: init, connect, sync, aging."""
     from connector.demo import materialize
     from connector.demo import refuse_real_store
@@ -462,7 +485,13 @@ def demo(ctx: Context, data_dir: str, store_path: str | None) -> None:
     if any(not s.ok for s in summaries):
         sys.exit(1)
     _demo_config(ctx)
-    _demo_dunning(ctx, admins)
+    runner = _demo_dunning(ctx, admins)
+    if days:
+        from connector.cli.demo_forward import print_kinds
+        from connector.cli.demo_forward import run_forward
+
+        click.echo(f"\nRunning the dunning forward {days} days (weekdays):")
+        print_kinds(run_forward(runner, admins, date.today(), days))  # noqa: DTZ011 - as above
     click.echo(
         "\nNext: connector dunning history | connector items --status overdue | "
         "connector report dso | connector --help"
@@ -487,7 +516,7 @@ def _demo_config(ctx: Context) -> None:
     click.echo(f"\nwrote {DEFAULT_CONFIG}: the demo senders, and dunning in review mode")
 
 
-def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
+def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> Dunning:
     """The dunning run of the demo, in review mode: every letter is written to the review
     folder as the .eml and PDF it would be sent as; nothing is sent."""
     from dataclasses import replace
@@ -560,3 +589,4 @@ def _demo_dunning(ctx: Context, admins: list[AdministrationRecord]) -> None:
         )
         for path in sorted(paths)[:5]:
             click.echo(f"  {path}")
+    return runner

@@ -83,6 +83,14 @@ class SegmentSection(Section):
     administrations: list[str | int] = Field(default_factory=list)
 
 
+class CollectorSection(Section):
+    """`[dunning.collector]`: who collects, when collecting for clients (Wki, issue 13.14)."""
+
+    name: Text | None = None
+    wki_number: str | None = None
+    for_clients: bool = True
+
+
 class DunningSection(Section):
     default_policy: Text = "default"
     approval: bool = False
@@ -94,6 +102,8 @@ class DunningSection(Section):
     review_folder: Text = "review"
     templates_dir: str | None = None
     interest_rates_file: Text | None = None
+    postal_delivery_days: PositiveInt | None = None  # presumed delivery days of a posted letter
+    collector: CollectorSection | None = None
     segments: list[SegmentSection] = Field(default_factory=list)
 
 
@@ -146,6 +156,8 @@ class SenderSection(Section):
     logo_path: str | None = None
     signature: str | None = None
     creditor_deducts_vat: bool | None = None
+    collection_agency: str | None = None  # named in the hand-over notice
+    collection_agency_charges_vat: bool | None = None  # VAT on costs only then (BIK art. 2 lid 3)
 
 
 class AdministrationSection(Section):

@@ -92,16 +92,36 @@ def is_atw_rest_day(day: date, *, extra_holidays: Set[date] = _NO_EXTRA) -> bool
     return is_public_holiday(day, extra_holidays=extra_holidays)
 
 
-def delivery_date(sent_on: date, *, extra_holidays: Set[date] = _NO_EXTRA) -> date:
+#: The Postbesluit's delivery norm (95 % of letters) changes: within 2 days from 1 July 2026,
+#: within 3 days from 1 July 2027 (rijksoverheid.nl, 19 December 2025, "Kabinet besluit tot
+#: aanpassing bezorgtijd post per juli 2026 en juli 2027"); before, the next delivery day.
+_POSTAL_NORMS: tuple[tuple[date, int], ...] = ((date(2027, 7, 1), 3), (date(2026, 7, 1), 2))
+
+
+def default_postal_days(sent_on: date) -> int:
+    """Delivery days presumed for a letter posted on `sent_on` (13.3): the norm in force plus
+    one day for the 5 % the norm allows to be late, as the 2016 presumption (the second day)
+    did for the one-day norm. A later presumed delivery never over-claims: the term ends later."""
+    for start, days in _POSTAL_NORMS:
+        if sent_on >= start:
+            return days + 1
+    return 2
+
+
+def delivery_date(
+    sent_on: date, *, extra_holidays: Set[date] = _NO_EXTRA, postal_days: int | None = None
+) -> date:
     """The day a letter posted on `sent_on` is presumed delivered (§1.2, T.4).
 
-    The second following day that is not a Sunday, a Monday or a public holiday: Sundays,
-    Mondays and holidays count neither as an intervening day nor as the day of delivery.
+    The `postal_days`-th following day (default `default_postal_days`) that is not a Sunday, a
+    Monday or a public holiday: Sundays, Mondays and holidays count neither as an intervening
+    day nor as the day of delivery (the post delivers Tuesday to Saturday).
     """
     require_date(sent_on, "sent_on")
+    wanted = default_postal_days(sent_on) if postal_days is None else postal_days
     day = sent_on
     counted = 0
-    while counted < 2:
+    while counted < wanted:
         day += timedelta(days=1)
         if is_delivery_day(day, extra_holidays=extra_holidays):
             counted += 1

@@ -350,6 +350,7 @@ def fourteen_day_letter_wording(
     language: Language = "nl",
     mention_statutory_interest: bool = False,
     announce_handover: bool = True,
+    interest_owed: Decimal = Decimal(0),
 ) -> LetterWording:
     """The required statements of a consumer 14-day letter over `costs.principal` (§1.2).
 
@@ -372,19 +373,32 @@ def fourteen_day_letter_wording(
     bik = _euro(costs.costs, language)
     total = _euro(costs.total, language)
     nl = language == "nl"
-    statements: list[LetterStatement] = [
-        LetterStatement(
-            StatementKind.AMOUNT_DUE,
-            f"Het openstaande bedrag is {amount}."
+    # 13.8: interest already owed (consumer_interest_from = "due_date") on its own line, and
+    # the term asks for principal and that interest together.
+    owed_now = _euro(interest_owed, language)
+    with_interest = _euro(costs.principal + interest_owed, language)
+    if interest_owed > 0:
+        amount_due = (
+            f"Het openstaande bedrag is {amount}. Daarnaast bent u tot de datum van deze brief "
+            f"{owed_now} wettelijke rente verschuldigd, samen {with_interest}."
             if nl
-            else f"The amount outstanding is {amount}.",
-        ),
+            else f"The amount outstanding is {amount}. In addition you owe {owed_now} "
+            f"statutory interest up to the date of this letter, {with_interest} together."
+        )
+        what = "dit totaalbedrag" if nl else "this total"
+    else:
+        amount_due = (
+            f"Het openstaande bedrag is {amount}." if nl else f"The amount outstanding is {amount}."
+        )
+        what = "dit bedrag" if nl else "this amount"
+    statements: list[LetterStatement] = [
+        LetterStatement(StatementKind.AMOUNT_DUE, amount_due),
         LetterStatement(
             StatementKind.TERM,
-            "Wij verzoeken u dit bedrag te betalen binnen veertien dagen vanaf de dag nadat "
+            f"Wij verzoeken u {what} te betalen binnen veertien dagen vanaf de dag nadat "
             "deze brief bij u is bezorgd."
             if nl
-            else "Please pay this amount within fourteen days from the day after this letter "
+            else f"Please pay {what} within fourteen days from the day after this letter "
             "has been delivered to you.",
         ),
         LetterStatement(
@@ -446,7 +460,18 @@ def fourteen_day_letter_wording(
             f"{pct} VAT."
         )
     statements.append(LetterStatement(StatementKind.VAT, vat_text))
-    if mention_statutory_interest:
+    if mention_statutory_interest and interest_owed > 0:
+        statements.append(
+            LetterStatement(
+                StatementKind.INTEREST,
+                "De wettelijke rente over het openstaande bedrag loopt door tot de dag van "
+                "betaling."
+                if nl
+                else "Statutory interest on the amount outstanding continues to run until the "
+                "day of payment.",
+            )
+        )
+    elif mention_statutory_interest:
         statements.append(
             LetterStatement(
                 StatementKind.INTEREST,

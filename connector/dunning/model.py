@@ -49,6 +49,12 @@ class Sender:
     logo_path: str = ""  # a PNG or SVG file on disk; empty for none
     signature: str = ""  # the closing lines, e.g. "Met vriendelijke groet,\nAfdeling debiteuren"
     creditor_deducts_vat: bool = True  # False: VAT is added to collection costs (BIK art. 2 lid 3)
+    # 13.9: VAT on the costs only at a hand-over to a collection service that charges it.
+    collection_agency: str = ""  # 13.7: named in the hand-over notice (who receives the data)
+    collection_agency_charges_vat: bool = False
+    # 13.14: set from [dunning.collector] (not a sender key): who collects, and its Wki number.
+    collector_name: str = ""
+    collector_wki_number: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,7 @@ class TermLetter(NamedTuple):
     principal: Decimal
     costs_from: date
     item_ids: tuple[int, ...]
+    sent_on: date | None = None  # 13.2: items overdue by then could have been in it
 
 
 class Claim(NamedTuple):
@@ -276,6 +277,13 @@ def payment_reference(key: str) -> str:
     return law.make_betalingskenmerk(int.from_bytes(digest, "big") % 10**15)
 
 
+def costs_without_vat(sender: Sender, hands_over: bool) -> bool:
+    """Whether collection costs go without VAT (13.9): BIK art. 2 lid 3 allows VAT only for a
+    creditor that cannot deduct it and whose claim a collection service charging VAT handles;
+    a creditor that collects in-house pays no VAT on its own work."""
+    return sender.creditor_deducts_vat or not hands_over or not sender.collection_agency_charges_vat
+
+
 def letter_language(language: str) -> str:
     return "en" if language.lower().startswith("en") else "nl"
 
@@ -343,12 +351,14 @@ class _Planner:
         dates: Mapping[int, date],
         apply_atw: bool,
         rates: law.RateTable | None,
+        postal_days: int | None = None,
     ) -> None:
         self.policies = policies
         self.rules = rules
         self.snap = snapshot
         self.dates = dates
         self.apply_atw = apply_atw
+        self.postal_days = postal_days
         self.rates = rates
         self.result = PlanResult()
         self.cycles: dict[tuple[int, str, str], int] = {}
@@ -459,7 +469,7 @@ class _Planner:
             return
         admin = self.snap.administrations[admin_id]
         today = self.dates[admin_id]
-        debtor = self.snap.debtors.get(key) or Debtor(code=code, name=code)
+        debtor = self.snap.debtors.get(key) or Debtor(code, code, DebtorKind.CONSUMER)
         policy = self.policy(self.debtor_policy(key, admin, debtor, rows, overrides))
         disputed = self.snap.disputed
         states_get = self.snap.states.get
@@ -481,6 +491,9 @@ class _Planner:
         due: dict[tuple[str, int, str], _Group] = {}
         first: dict[str, list[ItemRow]] = {}  # currency -> items due for the first step
         credits: list[ItemRow] = []
+        # 13.2 (art. 6:96 lid 7 BW): a consumer's overdue items that may join a 14-day letter.
+        joinable: list[ItemRow] = []
+        term_of = self.snap.term_of
         for row in rows:
             amount = row[7]
             item_id = row[0]
@@ -515,6 +528,8 @@ class _Planner:
                     group.rows.append(row)
                 continue
             if state is None and not exceptions:
+                if consumer and row[5] < today:
+                    joinable.append(row)
                 if row[5] <= first_before:
                     bucket = first.get(row[6])
                     if bucket is None:
@@ -550,6 +565,8 @@ class _Planner:
                     continue
                 step_index = found
             step = steps[step_index]
+            if consumer and own is policy and row[5] < today and item_id not in term_of:
+                joinable.append(row)
             if self.falls_due(step, row, state, consumer) > today:
                 continue
             group_key = (own.name, step_index, row[6])
@@ -564,6 +581,8 @@ class _Planner:
                 due[(policy.name, 0, currency)] = _Group(policy, 0, currency, bucket)
             else:
                 group.rows.extend(bucket)
+        if consumer and due:
+            self.one_term_letter(admin.id, code, policy, due, joinable, rows)
         if due or broken:
             self.letters(admin, debtor, today, due, credits, broken, rows)
 
@@ -578,6 +597,83 @@ class _Planner:
             if step.kind is StepKind.FINAL_NOTICE:
                 return position
         return index
+
+    def one_term_letter(
+        self,
+        admin_id: int,
+        code: str,
+        policy: Policy,
+        due: dict[tuple[str, int, str], _Group],
+        joinable: list[ItemRow],
+        rows: Sequence[ItemRow],
+    ) -> None:
+        """A consumer's 14-day letter takes in every item in default (art. 6:96 lid 7 BW: one
+        aanmaning for all claims, costs over the summed principals); an item that could have
+        been in an earlier 14-day letter never gets one of its own."""
+        letters = [
+            key
+            for key, group in due.items()
+            if group.policy is policy
+            and self.is_term_letter(policy.steps[group.step_index], key[2])
+        ]
+        if not letters:
+            return
+        earlier = self.earlier_terms(rows)
+        for key in letters:
+            group = due[key]
+            step = policy.steps[group.step_index]
+            inside = {r[0] for r in group.rows}
+            extra = [r for r in joinable if r[6] == key[2] and r[0] not in inside]
+            if extra:
+                moved = {r[0] for r in extra}
+                for other_key in [k for k in due if k not in letters]:
+                    other = due[other_key]
+                    other.rows[:] = [r for r in other.rows if r[0] not in moved]
+                    if not other.rows:
+                        del due[other_key]
+                group.rows.extend(extra)
+            if earlier:
+                late = [r for r in group.rows if any(r[5] < sent for sent in earlier)]
+                if late:
+                    group.rows[:] = [r for r in group.rows if r not in late]
+                    when = min(earlier)
+                    self.wait(
+                        admin_id,
+                        code,
+                        step,
+                        late,
+                        f"overdue when the 14-day letter of {when} went out: art. 6:96 lid 7 BW "
+                        "allows no second one for them (dun them without costs, by hand)",
+                    )
+                    if not group.rows:
+                        del due[key]
+
+    def is_term_letter(self, step: Step, currency: str) -> bool:
+        """The step makes a consumer's 14-day letter (see `build`)."""
+        return (
+            step.kind is StepKind.FINAL_NOTICE
+            and step.collection_costs is Costs.BIK
+            and currency == "EUR"
+        )
+
+    def earlier_terms(self, rows: Sequence[ItemRow]) -> list[date]:
+        """The sending dates of the 14-day letters this debtor already had."""
+        found: list[date] = []
+        seen: set[int] = set()
+        for row in rows:
+            term_id = self.snap.term_of.get(row[0])
+            if term_id is None or term_id in seen:
+                continue
+            seen.add(term_id)
+            term = self.snap.terms.get(term_id)
+            sent = term.sent_on if term is not None else None
+            if sent is None:
+                state = self.snap.states.get(row[0])
+                if state is not None and state.action_id == term_id:
+                    sent = state.sent_on
+            if sent is not None:
+                found.append(sent)
+        return found
 
     def debtor_policy(
         self,
@@ -729,6 +825,12 @@ class _Planner:
             self.result.actions.append(outcome)
             credits_used = credits_used or bool(own_credits)
 
+    def delivered(self, today: date, channels: Sequence[ChannelKind]) -> date:
+        """Presumed delivery: a posted letter after the postal lag (13.3), else today."""
+        if POSTAL_CHANNELS & set(channels):
+            return law.delivery_date(today, postal_days=self.postal_days)
+        return today
+
     def is_message(self, step: Step) -> bool:
         found = self._messages.get(id(step))
         if found is None:
@@ -774,7 +876,11 @@ class _Planner:
                 f"{step.name} (policy {policy.name}: backlog_start_step)"
             )
         legal: LegalTerm | None = None
-        delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(channels) else today
+        delivered = (
+            law.delivery_date(today, postal_days=self.postal_days)
+            if POSTAL_CHANNELS & set(channels)
+            else today
+        )
         term_end: date | None = None
         costs_from: date | None = None
         costs_if_unpaid: Decimal | None = None
@@ -783,7 +889,7 @@ class _Planner:
         if consumer and step.kind is StepKind.FINAL_NOTICE:
             if step.collection_costs is Costs.BIK and group.currency == "EUR":
                 announced = law.collection_costs(
-                    net, creditor_deducts_vat=admin.sender.creditor_deducts_vat
+                    net, creditor_deducts_vat=costs_without_vat(admin.sender, policy.hands_over)
                 )
                 term = law.fourteen_day_term_from_delivery(delivered, apply_atw=self.apply_atw)
                 wording = law.fourteen_day_letter_wording(
@@ -791,6 +897,7 @@ class _Planner:
                     language="en" if language == "en" else "nl",
                     mention_statutory_interest=step.interest is Interest.STATUTORY,
                     announce_handover=policy.hands_over,
+                    interest_owed=charges.interest,
                 )
                 legal = LegalTerm(
                     delivered_on=delivered,
@@ -902,7 +1009,7 @@ class _Planner:
         kind = law.InterestKind.CONSUMER if consumer else law.InterestKind.COMMERCIAL
         rates = _Rates(self.rates)
         with_interest = step.interest is Interest.STATUTORY
-        deducts = admin.sender.creditor_deducts_vat
+        deducts = costs_without_vat(admin.sender, step.kind is StepKind.COLLECTION)
         euro = rows[0].currency == "EUR"
         by_claim: dict[int, list[ItemRow]] = {}
         fresh: list[ItemRow] = []
@@ -1080,7 +1187,9 @@ class _Planner:
             step_index=-1,
             cycle=cycle,
             approval=admin.approval,
-            delivered_on=law.delivery_date(today) if POSTAL_CHANNELS & set(resolved) else today,
+            delivered_on=law.delivery_date(today, postal_days=self.postal_days)
+            if POSTAL_CHANNELS & set(resolved)
+            else today,
             arrangement_id=arrangement.id,
             notes=tuple(notes),
             hold=hold,
@@ -1120,6 +1229,7 @@ def plan(
     *,
     apply_atw: bool = True,
     rates: law.RateTable | None = None,
+    postal_days: int | None = None,
 ) -> PlanResult:
     """The letters due on `dates` (the local date of each administration to plan for).
 
@@ -1128,7 +1238,7 @@ def plan(
     name (`load_dunning_config` checks that).
     """
     with without_cycle_collection():
-        return _Planner(policies, rules, snapshot, dates, apply_atw, rates).run()
+        return _Planner(policies, rules, snapshot, dates, apply_atw, rates, postal_days).run()
 
 
 @contextmanager

@@ -43,6 +43,7 @@ The rest of the dunning configuration::
     default_policy = "default"
     approval = false                # every administration: actions wait for approval
     apply_atw = true                # Algemene termijnenwet extends the 14-day term
+    postal_delivery_days = 3        # optional: delivery days presumed for a posted letter
     arrangement_grace_days = 5      # a missed instalment breaks the arrangement after this
     lock_minutes = 30               # a dunning run's lock is stale after this long
     collection_folder = "collection"
@@ -72,6 +73,8 @@ from decimal import InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
+from connector.dunning.collector import Collector
+from connector.dunning.collector import parse_collector
 from connector.dunning.law import DayCount
 from connector.dunning.law import RateTable
 from connector.dunning.law import load_rate_table
@@ -241,9 +244,11 @@ def make_policy(
             f"{', '.join(step.name for step in steps)}"
         )
         raise ConfigError(msg)
+    with_offsets = _with_offsets(steps, f"{where}.{name}")
+    _check_terms(with_offsets, f"{where}.{name}")
     return Policy(
         name=name,
-        steps=_with_offsets(steps, f"{where}.{name}"),
+        steps=with_offsets,
         min_days_between_letters=min_days_between_letters,
         day_count=day_count,
         consumer_interest_from=consumer_interest_from,
@@ -304,6 +309,39 @@ def _check_steps(steps: Sequence[Step], where: str) -> None:
             raise ConfigError(msg)
 
 
+def _check_terms(steps: Sequence[Step], where: str) -> None:
+    """13.4 and 13.12: what a court would hold against the policy itself.
+
+    - A final-notice step needs its own consumer template: the business sommatie prints the
+      term's end date and "u bent in verzuim", which a consumer's 14-day letter may not (the
+      term runs from the day after delivery, art. 6:96 lid 6 BW).
+    - Each reminder's own payment term (`pay_within_days`) ends before the 14-day letter can
+      go out: a debtor is never summoned while a term the creditor granted still runs.
+    """
+    for index, step in enumerate(steps):
+        at = f"{where}.steps[{index}]"
+        if step.kind is StepKind.FINAL_NOTICE and not step.consumer_template:
+            msg = (
+                f"{at}.consumer_template: a final_notice step needs a template for consumers "
+                'without a term date (e.g. consumer_template = "final_notice_consumer")'
+            )
+            raise ConfigError(msg)
+        if step.kind is not StepKind.FINAL_NOTICE:
+            continue
+        for before in range(index):
+            reminder = steps[before]
+            if reminder.kind is not StepKind.REMINDER:
+                continue
+            ends = reminder.nominal_offset + reminder.pay_within_days
+            if ends >= step.nominal_offset:
+                msg = (
+                    f"{where}.steps[{before}].pay_within_days: the term of {reminder.name!r} "
+                    f"ends on day {ends} after the due date, not before {step.name!r} on day "
+                    f"{step.nominal_offset}; shorten it or send {step.name!r} later"
+                )
+                raise ConfigError(msg)
+
+
 DEFAULT_POLICY = make_policy(
     "default",
     (
@@ -343,7 +381,8 @@ DEFAULT_POLICY = make_policy(
             name="collection",
             kind=StepKind.COLLECTION,
             after_previous_term=True,
-            channels=(ChannelKind.COLLECTION,),
+            # 13.7: the debtor is told, the same day, to whom the claim and data went.
+            channels=(ChannelKind.COLLECTION, ChannelKind.EMAIL),
             template="collection_notice",
             collection_costs=Costs.BIK,
             interest=Interest.STATUTORY,
@@ -533,7 +572,11 @@ class AdministrationSettings:
     sender: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-_SENDER_FIELDS = {f.name: f.type for f in fields(Sender)}
+_SENDER_FIELDS = {
+    f.name: f.type
+    for f in fields(Sender)
+    if f.name not in ("collector_name", "collector_wki_number")  # from [dunning.collector]
+}
 
 
 def _parse_sender(table: Any, where: str) -> Mapping[str, Any]:
@@ -545,7 +588,7 @@ def _parse_sender(table: Any, where: str) -> Mapping[str, Any]:
         if key not in _SENDER_FIELDS:
             msg = f"{where}.{key}: unknown key; expected one of {', '.join(_SENDER_FIELDS)}"
             raise ConfigError(msg)
-        if key == "creditor_deducts_vat":
+        if key in ("creditor_deducts_vat", "collection_agency_charges_vat"):
             if not isinstance(value, bool):
                 msg = f"{where}.{key}: expected true or false, got {value!r}"
                 raise ConfigError(msg)
@@ -563,6 +606,8 @@ class DunningConfig:
     default_policy: str = DEFAULT_POLICY.name
     approval: bool = False
     apply_atw: bool = True
+    postal_delivery_days: int | None = None  # None: calendar.default_postal_days (13.3)
+    collector: Collector | None = None  # [dunning.collector]: collecting for clients (13.14)
     arrangement_grace_days: int = 5
     lock_minutes: int = 30
     collection_folder: str = "collection"
@@ -621,6 +666,9 @@ class DunningConfig:
     ) -> Sender:
         values: dict[str, Any] = {"name": administration_name, "country": country or "NL"}
         values.update(settings.sender)
+        if self.collector is not None and self.collector.for_clients:
+            values["collector_name"] = self.collector.name
+            values["collector_wki_number"] = self.collector.wki_number
         return Sender(**values)
 
 
@@ -652,6 +700,8 @@ def load_dunning_config(settings: Settings) -> DunningConfig:
         default_policy=default_policy,
         approval=reader.boolean("approval"),
         apply_atw=reader.boolean("apply_atw", True),
+        postal_delivery_days=reader.integer("postal_delivery_days", None, minimum=1),
+        collector=parse_collector(reader.get("collector"), f"{where}: dunning.collector"),
         arrangement_grace_days=reader.integer("arrangement_grace_days", 5) or 0,
         lock_minutes=reader.integer("lock_minutes", 30, minimum=1) or 30,
         collection_folder=reader.string("collection_folder", "collection"),

@@ -43,6 +43,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from connector.channels.base import Channel
 from connector.channels.base import PaymentLinks
@@ -55,13 +56,16 @@ from connector.domain import Money
 from connector.domain import OpenItem
 from connector.dunning import law
 from connector.dunning import store as dstore
+from connector.dunning.collector import outside_contact_window
 from connector.dunning.model import ChannelKind
+from connector.dunning.model import Delivery
 from connector.dunning.model import LegalTerm
 from connector.dunning.model import Letter
 from connector.dunning.model import LetterItem
 from connector.dunning.model import Rendered
 from connector.dunning.model import StepKind
 from connector.dunning.plan import PlanResult
+from connector.dunning.plan import costs_without_vat
 from connector.dunning.plan import money
 from connector.dunning.plan import plan
 from connector.dunning.policy import POSTAL_CHANNELS
@@ -70,6 +74,7 @@ from connector.dunning.policy import Interest
 from connector.dunning.policy import Mode
 from connector.dunning.readiness import letter_problems
 from connector.dunning.readiness import reach_problem
+from connector.dunning.statements import term_letter_problems
 from connector.dunning.tables import ActionStatus
 from connector.dunning.tables import ArrangementStatus
 from connector.errors import ChannelError
@@ -193,6 +198,7 @@ class Dunning:
             dates,
             apply_atw=self.config.apply_atw,
             rates=self.rates,
+            postal_days=self.config.postal_delivery_days,
         )
 
     # -- the run ------------------------------------------------------------------------------
@@ -212,6 +218,13 @@ class Dunning:
         now = self.clock()
         today = on_date or local_today(admin.timezone, now)
         outcome = AdministrationRun(admin.id, admin.name, today)
+        collector = self.config.collector
+        if collector is not None and collector.for_clients:
+            # 13.14, Wki conduct rules: no contact at night, on Sundays or public holidays.
+            why = outside_contact_window(now.astimezone(ZoneInfo(admin.timezone)))
+            if why:
+                outcome.error = f"collecting for clients: no letters now ({why}; Wki)"
+                return outcome
         holder = _holder()
         stale_after = timedelta(minutes=self.config.lock_minutes)
         with self.store.begin(immediate=True) as conn:
@@ -369,6 +382,7 @@ class Dunning:
             dates,
             apply_atw=self.config.apply_atw,
             rates=self.rates,
+            postal_days=self.config.postal_delivery_days,
         )
 
     def check_channels(self, wanted: Sequence[Sequence[ChannelKind]]) -> None:
@@ -491,6 +505,9 @@ class Dunning:
             return
         rendered: Rendered | None = None
         references = [d.reference for d in done.values()]
+        # One channel may serve several kinds (the demo maps e-mail and letter to its outbox):
+        # it sends the letter once, and each kind is recorded under its own name (13.13).
+        sent_by: dict[int, Delivery] = {}
         for kind in action.channels:
             if kind in done:
                 continue
@@ -499,9 +516,14 @@ class Dunning:
                 if channel is None:
                     msg = f"the {kind.value} channel is not configured"
                     raise ConfigError(msg)
-                if rendered is None:
-                    rendered = self.render(letter)
-                delivery = channel.send(letter, rendered)
+                if id(channel) in sent_by:
+                    delivery = sent_by[id(channel)]
+                else:
+                    if rendered is None:
+                        rendered = self.checked(self.render(letter), letter)
+                    delivery = sent_by[id(channel)] = channel.send(letter, rendered)
+                if delivery.channel is not kind:
+                    delivery = replace(delivery, channel=kind)
             except ChannelUncertain as exc:
                 self._settle(action_id, ActionStatus.UNCERTAIN, f"{kind.value}: {exc}")
                 outcome.uncertain.append(ActionOutcome(action_id, action.key, str(exc)))
@@ -519,9 +541,14 @@ class Dunning:
                 return
             with self.store.begin() as conn:
                 dstore.record_delivery(conn, action_id, delivery, self.clock())
-            references.append(delivery.reference)
+            if delivery.reference not in references:
+                references.append(delivery.reference)
         sent_at = self.clock()
-        delivered = law.delivery_date(today) if POSTAL_CHANNELS & set(action.channels) else today
+        delivered = (
+            law.delivery_date(today, postal_days=self.config.postal_delivery_days)
+            if POSTAL_CHANNELS & set(action.channels)
+            else today
+        )
         legal = letter.legal_term
         with self.store.begin() as conn:
             dstore.set_status(
@@ -562,6 +589,15 @@ class Dunning:
                 expect=(ActionStatus.SENDING.value,),
             )
 
+    @staticmethod
+    def checked(rendered: Rendered, letter: Letter) -> Rendered:
+        """A 14-day letter goes out only with every required statement in it (13.5)."""
+        problems = term_letter_problems(letter, rendered)
+        if problems:
+            msg = "not sent, no term stored: " + "; ".join(problems)
+            raise ConfigError(msg)
+        return rendered
+
     def render(self, letter: Letter) -> Rendered:
         if RENDERED_CHANNELS & set(letter.channels):
             if self.renderer is None:
@@ -599,7 +635,11 @@ class Dunning:
         if action.term_end is not None and action.costs_if_unpaid is not None:
             # A consumer 14-day letter: its term runs from its real delivery.
             postal = POSTAL_CHANNELS & set(action.channels)
-            delivered = law.delivery_date(today) if postal else today
+            delivered = (
+                law.delivery_date(today, postal_days=self.config.postal_delivery_days)
+                if postal
+                else today
+            )
             term = law.fourteen_day_term_from_delivery(delivered, apply_atw=self.config.apply_atw)
             policy = self.config.policies.get(action.policy)
             step = None
@@ -607,11 +647,15 @@ class Dunning:
                 step = policy.steps[action.step_index]
             wording = law.fourteen_day_letter_wording(
                 law.collection_costs(
-                    action.principal, creditor_deducts_vat=sender.creditor_deducts_vat
+                    action.principal,
+                    creditor_deducts_vat=costs_without_vat(
+                        sender, policy is None or policy.hands_over
+                    ),
                 ),
                 language="en" if action.language == "en" else "nl",
                 mention_statutory_interest=step is not None and step.interest is Interest.STATUTORY,
                 announce_handover=policy is None or policy.hands_over,
+                interest_owed=action.interest,
             )
             legal = LegalTerm(
                 delivered_on=delivered,

@@ -115,7 +115,7 @@ def administration_views(
     return views
 
 
-_CONSUMER = DebtorKind.CONSUMER.value
+_BUSINESS = DebtorKind.BUSINESS.value
 
 
 def _debtor(row: Any) -> Debtor:
@@ -126,7 +126,7 @@ def _debtor(row: Any) -> Debtor:
     return Debtor(
         row[1],
         row[2],
-        DebtorKind.CONSUMER if row[3] == _CONSUMER else DebtorKind.BUSINESS,
+        DebtorKind.BUSINESS if row[3] == _BUSINESS else DebtorKind.CONSUMER,
         row[4],
         row[5],
         Address(row[6], row[7], row[8], row[9]),
@@ -437,10 +437,10 @@ def _terms(conn: Connection, action_ids: Sequence[int]) -> dict[int, TermLetter]
         ):
             members[action_id].append(item_id)
         for row in conn.execute(
-            select(a.id, a.principal, a.costs_from).where(a.id.in_(list(chunk)))
+            select(a.id, a.principal, a.costs_from, a.sent_on).where(a.id.in_(list(chunk)))
         ):
             terms[row.id] = TermLetter(
-                row.id, row.principal, row.costs_from, tuple(members[row.id])
+                row.id, row.principal, row.costs_from, tuple(members[row.id]), row.sent_on
             )
     return terms
 

@@ -226,7 +226,11 @@ def test_debtors_and_items_from_csv(tmp_path: Path) -> None:
     debtors = collect(feed)
     assert [d.code for d in debtors] == ["D1", "D2", "D3"]
     assert debtors[0] == Debtor(
-        code="D1", name="Acme B.V.", email="info@acme.nl", iban="NL91ABNA0417164300"
+        code="D1",
+        name="Acme B.V.",
+        kind=DebtorKind.BUSINESS,
+        email="info@acme.nl",
+        iban="NL91ABNA0417164300",
     )
     assert debtors[1].kind is DebtorKind.CONSUMER
 

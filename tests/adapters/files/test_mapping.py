@@ -714,9 +714,9 @@ def test_debtor_defaults() -> None:
     parsed = parse_debtors(
         table(["Code", "Debiteur", "Naam"], ["x", "D1", "Acme"]), "d.csv", problems
     )
-    # Without a kind column: taken as business, tagged so that it is never silent.
+    # Without a kind column: a consumer (13.1), tagged so that it is never silent.
     assert parsed.debtors == [Debtor(code="D1", name="Acme", tags=("kind-unknown",))]
-    assert parsed.debtors[0].kind is DebtorKind.BUSINESS
+    assert parsed.debtors[0].kind is DebtorKind.CONSUMER
     assert parsed.debtors[0].language == "nl"
     assert parsed.debtors[0].payment_term_days is None
 

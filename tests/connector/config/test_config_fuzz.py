@@ -64,6 +64,7 @@ REAL: dict[str, Any] = {
                     "channels": ["email", "letter"],
                     "collection_costs": "bik",
                     "interest": "statutory",
+                    "consumer_template": "final_notice_consumer",  # 13.4: a court's reading
                 },
             ],
         }

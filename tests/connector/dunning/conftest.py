@@ -33,12 +33,18 @@ def world(store: Store) -> World:
         Debtor(
             "D1",
             "Bakkerij De Korf B.V.",
+            DebtorKind.BUSINESS,
             email="d1@example.nl",
             phone="050-1234567",
             address=ADDRESS,
         ),
         Debtor(
-            "D2", "Jansen Installatie", email="d2@example.nl", tags=("vip", "bouw"), address=ADDRESS
+            "D2",
+            "Jansen Installatie",
+            DebtorKind.BUSINESS,
+            "d2@example.nl",
+            tags=("vip", "bouw"),
+            address=ADDRESS,
         ),
         Debtor(
             "C1", "J. de Vries", kind=DebtorKind.CONSUMER, email="c1@example.nl", address=ADDRESS

@@ -498,13 +498,14 @@ def test_delivery_is_after_sending_and_never_a_sunday_monday_or_holiday(sent: da
     assert delivered > sent
     assert delivered.weekday() not in (6, 0)
     assert not law.is_public_holiday(delivered)
-    # Exactly one delivery day lies strictly between sending and delivery.
+    # Exactly postal_days - 1 delivery days lie strictly between sending and delivery (one
+    # before the Postbesluit change of 1 July 2026; more after it, 13.3).
     between = [
         sent + timedelta(days=n)
         for n in range(1, (delivered - sent).days)
         if law.is_delivery_day(sent + timedelta(days=n))
     ]
-    assert len(between) == 1
+    assert len(between) == calendar.default_postal_days(sent) - 1
     term = law.fourteen_day_term(sent)
     assert term.costs_from >= delivered + timedelta(days=15)
     assert not calendar.is_atw_rest_day(term.term_end)

@@ -244,14 +244,23 @@ def test_business_final_notice_charges_bik_over_all_items_of_the_letter():
 
 
 def test_vat_is_added_when_the_creditor_cannot_deduct_it():
-    # T.1 BIK-06: 267.00 -> 40.05 + 21 % = 48.46.
+    # T.1 BIK-06: 267.00 -> 40.05 + 21 % = 48.46, but only at a hand-over to a collection
+    # service that charges VAT (13.9, BIK art. 2 lid 3); the in-house sommatie has none.
     snap = snapshot(
         [row(1, amount="267.00")],
         states={1: state("reminder_2", "2025-01-28")},
         admins=[view(creditor_deducts_vat=False)],
     )
     letter = only(run_plan(snap, "2025-02-13")).letter
-    assert (letter.collection_costs, letter.collection_costs_vat) == (D("40.05"), D("8.41"))
+    assert (letter.collection_costs, letter.collection_costs_vat) == (D("40.05"), D("0.00"))
+    agency = snapshot(
+        [row(1, amount="267.00")],
+        states={1: state("final_notice", "2025-02-13", delivered="2025-02-15")},
+        admins=[view(creditor_deducts_vat=False, collection_agency_charges_vat=True)],
+    )
+    handover = only(run_plan(agency, "2025-03-04")).letter
+    assert handover.step_kind is StepKind.COLLECTION
+    assert (handover.collection_costs, handover.collection_costs_vat) == (D("40.05"), D("8.41"))
 
 
 def test_consumer_final_notice_is_the_legal_14_day_letter_and_charges_nothing():
@@ -541,7 +550,12 @@ def test_call_tasks_and_hand_overs_are_not_held_back():
         states={1: state("final_notice", "2024-04-04", delivered="2024-04-06")},
     )
     result = run_plan(snap, "2024-04-23")
-    assert sorted(a.letter.step_name for a in result.actions) == ["collection", "reminder_1"]
+    # The hand-over now tells the debtor (13.7), so it is the day's one message: the
+    # reminder for the other item waits a day; the hand-over itself is never held back.
+    assert sorted(a.letter.step_name for a in result.actions) == ["collection"]
+    assert [(w.step_name, w.reason) for w in result.waiting] == [
+        ("reminder_1", "one message per debtor per day")
+    ]
 
 
 def test_email_without_an_address_goes_by_letter():
@@ -584,13 +598,21 @@ def test_a_policy_without_costs_or_interest_charges_nothing():
     plain = make_policy(
         "plain",
         [
-            Step("r", StepKind.REMINDER, (ChannelKind.EMAIL,), "reminder_1", days_after_due=1),
+            Step(
+                "r",
+                StepKind.REMINDER,
+                (ChannelKind.EMAIL,),
+                "reminder_1",
+                days_after_due=1,
+                pay_within_days=3,
+            ),
             Step(
                 "f",
                 StepKind.FINAL_NOTICE,
                 (ChannelKind.EMAIL,),
                 "final_notice",
                 days_after_due=5,
+                consumer_template="final_notice_consumer",
                 interest=Interest.NONE,
             ),
         ],

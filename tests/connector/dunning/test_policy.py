@@ -38,6 +38,7 @@ name = "herinnering"
 kind = "reminder"
 days_after_due = 7
 channels = ["email"]
+pay_within_days = 10                  # ends before the aanmaning (13.12)
 template = "reminder_1"
 minimum_amount = "10.00"
 

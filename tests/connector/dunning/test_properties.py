@@ -207,9 +207,13 @@ def test_escalation_is_sequential_keys_unique_and_blocked_items_never_planned(sc
                 # A disputed, paused, excluded or arranged item is never in a plan.
                 assert not blocked(store, item.item_id, today)
                 assert item.item_id not in arranged
-                # No item skips a step, and none moves sooner than its step allows.
+                # No item skips a step, and none moves sooner than its step allows; except
+                # that a consumer's overdue item joins the 14-day letter (art. 6:96 lid 7 BW).
                 previous = store.states.get(item.item_id)
-                if previous is None:
+                if letter.legal_term is not None and letter.debtor.code == "C1":
+                    assert current.due < today
+                    assert item.item_id not in store.term_of
+                elif previous is None:
                     backlog = DEFAULT_POLICY.steps[DEFAULT_POLICY.backlog_index or 0]
                     # The first step, or for a backlog found without any letter the policy's
                     # backlog step once the item is that step's days overdue.
