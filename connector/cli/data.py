@@ -83,14 +83,10 @@ def _run_sync(
     store = ctx.store()
     with store.begin() as conn:
         ids = admin_ids(conn, administration)
-    return sync_all(
-        store,
-        ctx.ledger_for,
-        administration_ids=ids,
-        full=full,
-        batch_size=ctx.settings.sync_batch_size,
-        progress=progress,
-    )
+    # Through the work-queue port: administrations in parallel on a bounded thread pool.
+    from connector.cli.tasks import sync_in_parallel
+
+    return sync_in_parallel(ctx, administration_ids=ids, full=full, progress=progress)
 
 
 def _print_summaries(summaries: Sequence[SyncSummary]) -> None:

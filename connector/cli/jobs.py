@@ -25,7 +25,6 @@ from connector.scheduler import scheduler_settings
 from connector.scheduler import standard_jobs
 from connector.sync import SyncSummary
 from connector.sync import no_progress
-from connector.sync import sync_all
 
 logger = logging.getLogger("connector.jobs")
 
@@ -56,14 +55,11 @@ def sync_job(config_path: str | None) -> None:
     """Sync every administration (the scheduler's interval job)."""
     ctx = Context(config_path=config_path, debug=False)
     try:
-        store = ctx.store()
+        from connector.cli.tasks import sync_in_parallel  # administrations in parallel
+
+        ctx.store()
         log_summaries(
-            sync_all(
-                store,
-                ctx.ledger_for,
-                batch_size=ctx.settings.sync_batch_size,
-                progress=no_progress,
-            )
+            sync_in_parallel(ctx, administration_ids=None, full=False, progress=no_progress)
         )
     finally:
         ctx.close()

@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
+from typing import TypedDict
 
 from connector.errors import ConnectorError
 from connector.payments.outbox import run_outbox
@@ -96,27 +97,34 @@ class LedgerCache:
 # --- keys ------------------------------------------------------------------------------
 
 
-def sync_keys(administration_id: int) -> dict[str, str]:
+class Keys(TypedDict):
+    """A task's serialisation keys, spread into `TaskQueue.enqueue(**keys)`."""
+
+    exclusive_key: str
+    pending_key: str
+
+
+def sync_keys(administration_id: int) -> Keys:
     key = f"sync:administration:{administration_id}"
-    return {"exclusive_key": key, "pending_key": key}
+    return Keys(exclusive_key=key, pending_key=key)
 
 
-def dunning_keys(administration_id: int) -> dict[str, str]:
+def dunning_keys(administration_id: int) -> Keys:
     key = f"dunning:administration:{administration_id}"
-    return {"exclusive_key": key, "pending_key": key}
+    return Keys(exclusive_key=key, pending_key=key)
 
 
-def writes_keys(administration_id: int) -> dict[str, str]:
+def writes_keys(administration_id: int) -> Keys:
     key = f"ledger_writes:administration:{administration_id}"
-    return {"exclusive_key": key, "pending_key": key}
+    return Keys(exclusive_key=key, pending_key=key)
 
 
-def token_keys(connection_id: int) -> dict[str, str]:
+def token_keys(connection_id: int) -> Keys:
     key = f"token:connection:{connection_id}"
-    return {"exclusive_key": key, "pending_key": key}
+    return Keys(exclusive_key=key, pending_key=key)
 
 
-PAYMENTS_KEYS = {"exclusive_key": "payments", "pending_key": "payments"}
+PAYMENTS_KEYS = Keys(exclusive_key="payments", pending_key="payments")
 
 
 # --- summaries as JSON -----------------------------------------------------------------
