@@ -3,11 +3,19 @@ config asks for, and `connector sync` over it (the composition root for `connect
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
+import click
+
 from connector.cli.context import Context
+from connector.cli.context import json_option
+from connector.cli.context import pass_context
+from connector.errors import ConfigError
+from connector.output import write_json
+from connector.output import write_table
 from connector.ports import Ledger
 from connector.store import Store
 from connector.store import records
@@ -21,6 +29,7 @@ from connector.tasks.config import task_settings
 from connector.tasks.fanout import sync_via_queue
 from connector.tasks.inprocess import InProcessQueue
 from connector.tasks.port import Job
+from connector.tasks.port import JobState
 
 if TYPE_CHECKING:
     from connector.dunning.run import Dunning
@@ -71,14 +80,38 @@ def in_process_queue(ctx: Context, services: CliServices | None = None) -> InPro
     )
 
 
+def procrastinate_queue(ctx: Context, *, worker: bool = False) -> Any:
+    """The Procrastinate queue on the store's PostgreSQL database (the adapter is imported
+    only here, so the embedded default needs neither it nor PostgreSQL)."""
+    try:
+        from adapters.procrastinate import ProcrastinateQueue
+    except ImportError as exc:
+        msg = (
+            '[tasks] engine = "procrastinate" needs the postgres extra: '
+            "pip install 'dunning-connector[postgres]'"
+        )
+        raise ConfigError(msg) from exc
+    factory = (lambda: CliServices(ctx)) if worker else None
+    return ProcrastinateQueue(standard_registry(), ctx.store().engine, services_factory=factory)
+
+
+def make_queue(ctx: Context, services: CliServices | None = None) -> Any:
+    """The queue `[tasks] engine` names: in this process, or on Procrastinate's workers."""
+    if tasks_settings(ctx).engine == "procrastinate":
+        return procrastinate_queue(ctx)
+    return in_process_queue(ctx, services)
+
+
 def sync_in_parallel(
     ctx: Context,
     *,
     administration_ids: Sequence[int] | None,
     full: bool,
     progress: ProgressFactory,
+    wait: bool = True,
 ) -> list[SyncSummary]:
-    """`connector sync` on the in-process queue: administrations in parallel, one bar."""
+    """`connector sync` over the queue: administrations in parallel, one bar. With
+    `wait=False` (Procrastinate only) the jobs are enqueued and nothing is returned."""
     services = CliServices(ctx)
     store = ctx.store()
     bar: list[Any] = []
@@ -90,17 +123,115 @@ def sync_in_parallel(
         if bar:
             bar[0].update(1)
 
-    with in_process_queue(ctx, services) as queue:
-        try:
-            return sync_via_queue(
-                queue,
-                store,
-                services.ledger_for,
-                administration_ids=administration_ids,
-                full=full,
-                on_planned=planned,
-                on_done=done,
+    queue = make_queue(ctx, services)
+    try:
+        return sync_via_queue(
+            queue,
+            store,
+            services.ledger_for,
+            administration_ids=administration_ids,
+            full=full,
+            on_planned=planned,
+            on_done=done,
+            wait=wait,
+        )
+    finally:
+        if bar:
+            bar[0].close()
+        queue.close()
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Jobs this worker runs at once (default: [tasks] concurrency).",
+)
+@click.option("--name", default=None, help="The worker's name in logs.")
+@pass_context
+def worker(ctx: Context, concurrency: int | None, name: str | None) -> None:
+    """Run jobs from the PostgreSQL queue until SIGTERM/SIGINT (start one per machine or
+    more; each runs --concurrency jobs at once)."""
+    if ctx.store(migrated=True).dialect != "postgresql":
+        msg = (
+            "connector worker needs the store on PostgreSQL (database_url); with SQLite "
+            "the jobs run inside connector sync / connector run"
+        )
+        raise ConfigError(msg)
+    queue = procrastinate_queue(ctx, worker=True)
+    try:
+        queue.run_worker(concurrency=concurrency or tasks_settings(ctx).concurrency, name=name)
+    finally:
+        queue.close()
+
+
+_STATE_CHOICES = {
+    "queued": {JobState.QUEUED},
+    "running": {JobState.RUNNING},
+    "failed": {JobState.FAILED},
+    "succeeded": {JobState.SUCCEEDED},
+    "active": {JobState.QUEUED, JobState.RUNNING, JobState.FAILED},
+    "all": None,
+}
+
+
+@click.command()
+@click.option(
+    "--status",
+    type=click.Choice(list(_STATE_CHOICES)),
+    default="active",
+    show_default=True,
+    help="active: queued, running and failed.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@json_option
+@pass_context
+def jobs(ctx: Context, status: str, limit: int, as_json: bool) -> None:
+    """List the work queue's jobs (PostgreSQL: what every worker runs), newest first."""
+    if tasks_settings(ctx).engine != "procrastinate":
+        msg = (
+            "the in-process queue keeps its jobs only while connector sync / run runs; "
+            'set [tasks] engine = "procrastinate" (PostgreSQL) to list jobs'
+        )
+        raise ConfigError(msg)
+    queue = procrastinate_queue(ctx)
+    try:
+        found = queue.jobs(_STATE_CHOICES[status], limit=limit)
+    finally:
+        queue.close()
+    if as_json:
+        write_json(
+            [
+                {
+                    "id": j.id,
+                    "task": j.task,
+                    "args": dict(j.args),
+                    "state": j.state.value,
+                    "attempts": j.attempts,
+                    "exclusive_key": j.exclusive_key,
+                    "error": j.error,
+                    "enqueued_at": j.enqueued_at,
+                    "finished_at": j.finished_at,
+                }
+                for j in found
+            ],
+            sys.stdout,
+        )
+        return
+    write_table(
+        ["ID", "TASK", "ARGS", "STATE", "TRIES", "ERROR"],
+        [
+            (
+                j.id,
+                j.task,
+                " ".join(f"{k}={v}" for k, v in j.args.items()),
+                j.state.value,
+                j.attempts,
+                j.error or "-",
             )
-        finally:
-            if bar:
-                bar[0].close()
+            for j in found
+        ],
+        sys.stdout,
+        right=(0, 4),
+    )

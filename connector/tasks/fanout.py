@@ -90,8 +90,10 @@ def sync_via_queue(
     on_done: Callable[[Job], None] | None = None,
     on_planned: Callable[[int], None] | None = None,
     timeout: float | None = None,
+    wait: bool = True,
 ) -> list[SyncSummary]:
-    """Sync through the queue and wait; one summary per administration, in id order."""
+    """Sync through the queue and wait; one summary per administration, in id order.
+    `wait=False` only enqueues (for workers elsewhere) and returns the planning failures."""
     todo, failed = plan_sync(store, ledger_for, administration_ids=administration_ids)
     if on_planned is not None:
         on_planned(len(todo))
@@ -103,6 +105,8 @@ def sync_via_queue(
         )
         for admin in todo
     ]
+    if not wait:
+        return failed
     finished = queue.wait([j.id for j in jobs], timeout=timeout, on_done=on_done)
     summaries = list(failed)
     for admin, job in zip(todo, finished, strict=True):
