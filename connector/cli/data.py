@@ -113,12 +113,27 @@ def _print_summaries(summaries: Sequence[SyncSummary]) -> None:
             click.echo(f"  {problem}", err=True)
 
 
+def _ids(ctx: Context, administration: str | None) -> list[int] | None:
+    with ctx.store().begin() as conn:
+        return admin_ids(conn, administration)
+
+
 @click.command()
 @administration_option
 @click.option("--full", is_flag=True, help="Ignore the stored cursors and read everything.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help='Only enqueue the syncs for the workers ([tasks] engine = "procrastinate").',
+)
 @pass_context
-def sync(ctx: Context, administration: str | None, full: bool) -> None:
+def sync(ctx: Context, administration: str | None, full: bool, no_wait: bool) -> None:
     """Bring the store in line with the ledgers."""
+    if no_wait:
+        from connector.cli.tasks import enqueue_only
+
+        enqueue_only(ctx, administration_ids=_ids(ctx, administration), full=full)
+        return
     summaries = _run_sync(ctx, administration=administration, full=full, progress=progress())
     if not summaries:
         click.echo("nothing to sync; connect a ledger first: connector connect files --path DIR")

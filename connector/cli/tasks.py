@@ -22,6 +22,7 @@ from connector.store import records
 from connector.store.records import ConnectionRecord
 from connector.sync import ProgressFactory
 from connector.sync import SyncSummary
+from connector.sync import no_progress
 from connector.tasks.bodies import LedgerCache
 from connector.tasks.bodies import standard_registry
 from connector.tasks.config import TaskSettings
@@ -235,3 +236,19 @@ def jobs(ctx: Context, status: str, limit: int, as_json: bool) -> None:
         sys.stdout,
         right=(0, 4),
     )
+
+
+def enqueue_only(ctx: Context, *, administration_ids: Sequence[int] | None, full: bool) -> None:
+    """`connector sync --no-wait`: the sync jobs go to the workers; this returns at once."""
+    if tasks_settings(ctx).engine != "procrastinate":
+        msg = (
+            "--no-wait needs workers to run the syncs: set [tasks] engine = "
+            '"procrastinate" (PostgreSQL) and start connector worker'
+        )
+        raise ConfigError(msg)
+    failed = sync_in_parallel(
+        ctx, administration_ids=administration_ids, full=full, progress=no_progress, wait=False
+    )
+    for summary in failed:
+        click.echo(f"connector: {summary.administration}: {summary.error}", err=True)
+    click.echo("sync jobs enqueued; follow them with: connector jobs")

@@ -71,6 +71,9 @@ def test_sync_runs_on_a_worker_and_failed_jobs_are_listed(pg_url: str, tmp_path:
         stderr=subprocess.DEVNULL,
     )
     try:
+        queued = _cli(config, "sync", "--no-wait", "--administration", "1", cwd=tmp_path)
+        assert queued.returncode == 0, queued.stderr
+        assert "sync jobs enqueued" in queued.stdout
         synced = _cli(config, "sync", cwd=tmp_path)
         assert synced.returncode == 1, synced.stderr  # one administration failed
         assert "Bakkerij van Dijk" in synced.stdout
@@ -85,7 +88,8 @@ def test_sync_runs_on_a_worker_and_failed_jobs_are_listed(pg_url: str, tmp_path:
         done = json.loads(
             _cli(config, "jobs", "--status", "succeeded", "--json", cwd=tmp_path).stdout
         )
-        assert len(done) == 2
+        assert len(done) >= 2  # and the --no-wait one (or it joined the waiting one)
+        assert {r["args"]["administration_id"] for r in done} == {1, 2}
     finally:
         worker.terminate()
         try:
@@ -108,3 +112,6 @@ def test_worker_refuses_a_sqlite_store(tmp_path: Path) -> None:
     jobs = _cli(config, "jobs", cwd=tmp_path)
     assert jobs.returncode == 2
     assert 'set [tasks] engine = "procrastinate"' in jobs.stderr
+    no_wait = _cli(config, "sync", "--no-wait", cwd=tmp_path)
+    assert no_wait.returncode == 2
+    assert "--no-wait needs workers to run the syncs" in no_wait.stderr
