@@ -7,22 +7,32 @@ into a fresh SQLite store twice:
 
 - before: `sync_all`, today's sequential code path (one division after another);
 - after: `sync_via_queue` on the in-process queue (`[tasks] concurrency`, default 16),
-  the path `connector sync` takes now.
+  the path `connector sync` takes now;
+- with `--postgres URL --workers 1,2,4`: the Procrastinate engine on a fresh PostgreSQL
+  database per run, with that many `connector worker`-like *processes* (each running
+  `--worker-concurrency` jobs at once) against the same fake; this process only plans,
+  enqueues and waits, as `connector sync` does with `[tasks] engine = "procrastinate"`.
 
 Printed per run: wall time, API calls, 429s, the most calls in flight at once (overall and
 per division), and the floor = calls x latency / calls in flight (the fastest any client
 could be with that many calls in flight). The store is checked against the fake to the cent.
 
     python bench/scale_sync.py [--divisions 100] [--items 60] [--latency 0.15] [--concurrency 16]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres --workers 1,2,4]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import UTC
@@ -31,7 +41,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
 from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -110,9 +123,10 @@ def _run(
     sync: Callable[[Store, ExactLedger], list[SyncSummary]],
     in_flight: int,
     latency: float,
+    store_url: Callable[[str], str] | None = None,
 ) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store = Store(store_url(tmp) if store_url else f"sqlite:///{Path(tmp) / 'bench.db'}")
         store.migrate()
         ledger = ExactLedger(settings_from(fake.settings()), StaticTokens(fake))
         with store.begin() as conn:
@@ -148,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.15)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--skip-before", action="store_true", help="Only the new path.")
+    parser.add_argument("--postgres", default=None, help="A server for the Procrastinate runs.")
+    parser.add_argument("--workers", default="1,2,4", help="Worker processes per run.")
+    parser.add_argument("--worker-concurrency", type=int, default=8)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        return _worker_process(json.loads(args.worker))
 
     fake = SlowExact(args.latency).start()
     try:
@@ -189,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             args.concurrency,
             args.latency,
         )
+        if args.postgres:
+            token = StaticTokens(fake).token  # valid 600 s: enough for a bounded run
+            for n in (int(w) for w in args.workers.split(",")):
+                _procrastinate_run(fake, divisions, args, n, token)
         print(
             "  flight: most API calls in flight at once; per div: most at once for one "
             "division (Exact's budgets are per division); floor: calls x latency / calls "
@@ -199,6 +223,95 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if fake.too_many == 0 and fake.blocks == 0 else 1
     finally:
         fake.stop()
+
+
+class _FixedToken:
+    """The access token the parent got from the fake, for a worker process."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def access_token(self) -> str:
+        return self.token
+
+    def rejected(self, access_token: str) -> str:
+        raise SystemExit("the fake rejected the benchmark's token")
+
+
+def _fresh_database(server: str) -> tuple[str, Callable[[], None]]:
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"bench_scale_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server).set(database=name).render_as_string(hide_password=False), drop
+
+
+def _procrastinate_run(
+    fake: SlowExact, divisions: list[int], args: argparse.Namespace, workers: int, token: str
+) -> None:
+    from adapters.procrastinate import ProcrastinateQueue
+
+    url, drop = _fresh_database(args.postgres)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        Store(url).migrate()
+        ProcrastinateQueue(standard_registry(), Store(url).engine).install()
+        spec = {
+            "url": url,
+            "settings": fake.settings(),
+            "token": token,
+            "concurrency": args.worker_concurrency,
+        }
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        for _ in range(workers):
+            children.append(
+                subprocess.Popen(  # noqa: S603 - this script, as a worker
+                    [sys.executable, __file__, "--worker", json.dumps(spec)], env=env
+                )
+            )
+        time.sleep(2.0)  # let the workers connect and register
+
+        def sync(store: Store, ledger: ExactLedger) -> list[SyncSummary]:
+            queue = ProcrastinateQueue(standard_registry(), store.engine, poll_seconds=0.1)
+            try:
+                return sync_via_queue(queue, store, lambda _c: ledger, timeout=3600)
+            finally:
+                queue.close()
+
+        in_flight = workers * args.worker_concurrency
+        name = f"procrastinate: {workers} worker(s) x {args.worker_concurrency}"
+        _run(name, fake, divisions, sync, in_flight, args.latency, store_url=lambda _t: url)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
+        drop()
+
+
+def _worker_process(spec: dict[str, Any]) -> int:
+    from adapters.procrastinate import ProcrastinateQueue
+
+    store = Store(spec["url"])
+    ledger = ExactLedger(settings_from(spec["settings"]), _FixedToken(spec["token"]))
+    services = _Services(store, LedgerCache(lambda _c: ledger))
+    queue = ProcrastinateQueue(standard_registry(), store.engine, services=services)
+    try:
+        queue.run_worker(concurrency=int(spec["concurrency"]))
+    finally:
+        queue.close()
+        store.dispose()
+    return 0
 
 
 class _Services:
