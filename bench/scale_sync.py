@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             fake.seed(d, accounts=max(1, args.items // 3), receivables=args.items)
         print(
             f"Exact Online sync: {args.divisions} divisions x {args.items} open items, "
-            f"{args.latency:.2f} s per API call; fresh SQLite store per run"
+            f"{args.latency:.2f} s per API call; a fresh store per run "
+            "(SQLite; PostgreSQL for Procrastinate)"
         )
         print(
             f"  {'run':<34}{'wall s':>8}{'calls':>7}{'429s':>6}{'flight':>8}{'per div':>8}"
