@@ -59,6 +59,8 @@ from connector.tasks.port import TaskRegistry
 logger = logging.getLogger(__name__)
 
 OUTCOMES = "connector_task_outcomes"
+RECOVER_TASK = "connector.recover_stalled"
+STALLED_SECONDS = 60.0  # a worker beats every 10 s; six missed beats and it is dead
 _STATES = {
     "todo": JobState.QUEUED,
     "doing": JobState.RUNNING,
@@ -165,7 +167,50 @@ class ProcrastinateQueue:
                 pass_context=True,
                 retry=_Retry(task.retry, self.engine) if task.retry.attempts > 1 else False,
             )(self._wrapper(task))
+
+        # Every minute, on whichever worker gets it: jobs of a worker that died (kill -9,
+        # a lost machine) go back to the queue. Procrastinate detects the dead worker by its
+        # missing heartbeat but leaves the retry to the application.
+        async def recover_stalled(context: JobContext, timestamp: int) -> None:
+            await self._recover(context.app, STALLED_SECONDS)
+
+        task = app.task(name=RECOVER_TASK, queueing_lock=RECOVER_TASK, pass_context=True)(
+            recover_stalled
+        )
+        app.periodic(cron="* * * * *")(task)
         return app
+
+    async def _recover(self, app: App, seconds_since_heartbeat: float) -> int:
+        stalled = list(
+            await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
+        )
+        recovered = 0
+        for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+                recovered += 1
+                logger.warning(
+                    "job %s (%s) of a dead worker is queued again", job.id, job.task_name
+                )
+            except Exception as exc:  # another job with its pending key already waits
+                assert job.id is not None
+                self._record(job.id, f"lost with its worker; not retried: {exc}", None)
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :id"),
+                        {"id": job.id},
+                    )
+        return recovered
+
+    def recover_stalled(self, seconds_since_heartbeat: float = 30.0) -> int:
+        """Queue again the running jobs of workers without a heartbeat for that long."""
+
+        async def go() -> int:
+            app = self._make_app()
+            async with app.open_async():
+                return await self._recover(app, seconds_since_heartbeat)
+
+        return asyncio.run(go())
 
     def services(self) -> Any:
         with self._services_lock:
@@ -318,10 +363,10 @@ class ProcrastinateQueue:
             time.sleep(self.poll_seconds)
 
     def jobs(self, states: Collection[JobState] | None = None, *, limit: int = 200) -> list[Job]:
-        query = self._SELECT
-        params: dict[str, Any] = {"limit": limit}
+        query = self._SELECT + " WHERE j.task_name <> :internal"
+        params: dict[str, Any] = {"limit": limit, "internal": RECOVER_TASK}
         if states is not None:
-            query += " WHERE j.status::text = ANY(:statuses)"
+            query += " AND j.status::text = ANY(:statuses)"
             params["statuses"] = [s for state in states for s in _TO_STATUS[state]]
         query += " ORDER BY j.id DESC LIMIT :limit"
         with self.engine.connect() as conn:
