@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -112,6 +113,16 @@ class _Retry(BaseRetryStrategy):
                 return None
         wait = timedelta(seconds=self.policy.delay(attempt))
         return RetryDecision(retry_at=datetime.now(UTC) + wait)
+
+
+def _threads_for(concurrency: int) -> None:
+    """Our task bodies are synchronous: Procrastinate runs them on the event loop's default
+    executor, whose size is min(32, cores + 4), 6 on two cores, whatever `concurrency`
+    says. Give the loop as many threads as jobs may run at once."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connector-job")
+    )
 
 
 class ProcrastinateQueue:
@@ -377,7 +388,15 @@ class ProcrastinateQueue:
     def run_worker(self, *, concurrency: int, name: str | None = None) -> None:
         """A worker in the foreground until SIGINT/SIGTERM (`connector worker`)."""
         app = self._make_app()
-        app.run_worker(concurrency=concurrency, name=name or "connector", wait=True)
+
+        async def main() -> None:
+            _threads_for(concurrency)
+            async with app.open_async():
+                await app.run_worker_async(
+                    concurrency=concurrency, name=name or "connector", wait=True
+                )
+
+        asyncio.run(main())
 
     def start_worker(self, *, concurrency: int) -> None:
         """A worker on a background thread of this process (tests, benchmarks)."""
@@ -387,6 +406,7 @@ class ProcrastinateQueue:
         holder: dict[str, Any] = {}
 
         async def main() -> None:
+            _threads_for(concurrency)
             async with app.open_async():
                 task = asyncio.create_task(
                     app.run_worker_async(
