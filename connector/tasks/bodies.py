@@ -104,8 +104,12 @@ class Keys(TypedDict):
     pending_key: str
 
 
-def sync_keys(administration_id: int) -> Keys:
+def sync_keys(administration_id: int, *, serial_connection: int | None = None) -> Keys:
+    """One sync per administration at a time; with `serial_connection`, one per connection
+    (a ledger with `Capabilities.one_call_per_connection`)."""
     key = f"sync:administration:{administration_id}"
+    if serial_connection is not None:
+        return Keys(exclusive_key=f"sync:connection:{serial_connection}", pending_key=key)
     return Keys(exclusive_key=key, pending_key=key)
 
 

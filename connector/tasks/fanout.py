@@ -51,14 +51,16 @@ def plan_sync(
     ledger_for: Callable[[ConnectionRecord], Ledger],
     *,
     administration_ids: Sequence[int] | None = None,
-) -> tuple[list[AdministrationRecord], list[SyncSummary]]:
-    """The administrations to sync, stalest first, and the failures found while planning
-    (a connection whose ledger cannot be opened or asked for its administrations)."""
+) -> tuple[list[AdministrationRecord], list[SyncSummary], set[int]]:
+    """The administrations to sync, stalest first; the failures found while planning (a
+    connection whose ledger cannot be opened or asked for its administrations); and the
+    connections whose ledger allows one request at a time."""
     wanted_ids = None if administration_ids is None else set(administration_ids)
     todo: list[AdministrationRecord] = []
     failed: list[SyncSummary] = []
     with store.begin() as conn:
         connections = records.list_connections(conn)
+    serial: set[int] = set()
     for connection in connections:
         with store.begin() as conn:
             known = records.list_administrations(conn, connection_id=connection.id)
@@ -71,13 +73,16 @@ def plan_sync(
         if connection.status != "active":  # disconnected: the history stays, nothing syncs
             continue
         try:
-            admins = discover(store, connection, ledger_for(connection))
+            ledger = ledger_for(connection)
+            admins = discover(store, connection, ledger)
         except ConnectorError as exc:
             failed.extend(record_failed_sync(store, a, str(exc)) for a in wanted)
             continue
+        if ledger.capabilities.one_call_per_connection:
+            serial.add(connection.id)
         todo.extend(a for a in admins if wanted_ids is None or a.id in wanted_ids)
     todo.sort(key=lambda a: (a.last_sync_at or _NEVER, a.id))
-    return todo, failed
+    return todo, failed, serial
 
 
 def sync_via_queue(
@@ -94,14 +99,17 @@ def sync_via_queue(
 ) -> list[SyncSummary]:
     """Sync through the queue and wait; one summary per administration, in id order.
     `wait=False` only enqueues (for workers elsewhere) and returns the planning failures."""
-    todo, failed = plan_sync(store, ledger_for, administration_ids=administration_ids)
+    todo, failed, serial = plan_sync(store, ledger_for, administration_ids=administration_ids)
     if on_planned is not None:
         on_planned(len(todo))
     jobs = [
         queue.enqueue(
             SYNC_ADMINISTRATION,
             {"administration_id": admin.id, "full": full},
-            **sync_keys(admin.id),
+            **sync_keys(
+                admin.id,
+                serial_connection=admin.connection_id if admin.connection_id in serial else None,
+            ),
         )
         for admin in todo
     ]

@@ -145,3 +145,17 @@ def test_tasks_settings_are_checked() -> None:
         task_settings({"concurrency": 0}, where="c.toml")
     with pytest.raises(ConfigError, match="tasks.engine: expected one of"):
         task_settings({"engine": "celery"}, where="c.toml")
+
+
+def test_a_one_call_per_connection_ledger_syncs_its_administrations_one_at_a_time(store):
+    from connector.ports import Capabilities
+
+    org = _ledger("t", 4)  # e.g. Twinfield: one request in flight per organisation
+    org.capabilities = Capabilities(one_call_per_connection=True)
+    other = _ledger("o", 4)
+    _connect(store, "twinfield", org)
+    _connect(store, "exact", other)
+    summaries, _queue = _sync(store, Services(store, {"twinfield": org, "exact": other}), 8)
+    assert len(summaries) == 8 and all(s.ok for s in summaries)
+    assert org.most == 1  # the organisation's four offices one after another
+    assert other.most >= 2  # while the other connection's run side by side
