@@ -72,6 +72,10 @@ class Capabilities:
     # debtor hears from both.
     own_reminders: bool = False
     oauth: bool = False
+    # The package allows one request in flight per connection (Twinfield: per organisation),
+    # so its administrations sync one after another, on whichever worker: their jobs share
+    # one exclusive key per connection.
+    one_call_per_connection: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,7 @@ class TwinfieldLedger:
         invoice_pdf=False,
         own_reminders=True,
         oauth=True,
+        one_call_per_connection=True,  # one request in flight per organisation
     )
 
     def __init__(

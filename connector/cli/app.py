@@ -20,6 +20,7 @@ from connector.cli import http
 from connector.cli import jobs
 from connector.cli import letters
 from connector.cli import payments
+from connector.cli import tasks
 from connector.cli.context import Context
 from connector.errors import ConnectorError
 
@@ -67,6 +68,8 @@ for command in (
     http.serve,
     jobs.scheduler,
     jobs.run,
+    tasks.worker,
+    tasks.jobs,
 ):
     cli.add_command(command)
 

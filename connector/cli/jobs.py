@@ -23,7 +23,6 @@ from connector.cli.check import refuse_to_listen
 from connector.cli.check import refuse_to_start
 from connector.cli.context import Context
 from connector.cli.context import pass_context
-from connector.cli.data import close_guard
 from connector.errors import ConnectorError
 from connector.scheduler import DUNNING_JOB
 from connector.scheduler import SchedulerLock
@@ -33,7 +32,6 @@ from connector.scheduler import scheduler_settings
 from connector.scheduler import standard_jobs
 from connector.sync import SyncSummary
 from connector.sync import no_progress
-from connector.sync_metrics import sync_and_record
 
 logger = logging.getLogger("connector.jobs")
 
@@ -78,15 +76,11 @@ def _sync(config_path: str | None) -> None:
     """Sync every administration (the scheduler's interval job)."""
     ctx = Context(config_path=config_path, debug=False)
     try:
-        store = ctx.store()
+        from connector.cli.tasks import sync_in_parallel  # administrations in parallel
+
+        ctx.store()
         log_summaries(
-            sync_and_record(  # sync_all, with the per-ledger figures for /metrics
-                store,
-                ctx.ledger_for,
-                batch_size=ctx.settings.sync_batch_size,
-                progress=no_progress,
-                guard=close_guard(ctx),  # [sync] max_close_share, as `connector sync` reads it
-            )
+            sync_in_parallel(ctx, administration_ids=None, full=False, progress=no_progress)
         )
     finally:
         ctx.close()

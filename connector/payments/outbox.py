@@ -114,16 +114,15 @@ def run_outbox(
     now: datetime,
     limit: int = 100,
     quick_retries: int = 3,
+    administration_id: int | None = None,
 ) -> OutboxSummary:
-    """Carry out the writes that are due; returns what happened to them."""
+    """Carry out the writes that are due (of one administration, when given: the unit of
+    the `ledger_writes.administration` task); returns what happened to them."""
+    query = select(outbox).where(outbox.c.status == PENDING).where(outbox.c.next_attempt_at <= now)
+    if administration_id is not None:
+        query = query.where(outbox.c.administration_id == administration_id)
     with store.begin() as conn:
-        due = conn.execute(
-            select(outbox)
-            .where(outbox.c.status == PENDING)
-            .where(outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.id)
-            .limit(limit)
-        ).all()
+        due = conn.execute(query.order_by(outbox.c.id).limit(limit)).all()
     done = later = failed = 0
     for entry in due:
         with store.begin() as conn:
