@@ -18,6 +18,7 @@ from connector.cli import dunning
 from connector.cli import http
 from connector.cli import jobs
 from connector.cli import payments
+from connector.cli import users
 from connector.cli.context import Context
 from connector.errors import ConnectorError
 
@@ -63,6 +64,7 @@ for command in (
     http.serve,
     jobs.scheduler,
     jobs.run,
+    users.users,
 ):
     cli.add_command(command)
 

@@ -11,6 +11,7 @@ TABLE_MODULES = (
     "connector.store.schema",
     "connector.dunning.tables",
     "connector.payments.tables",
+    "connector.firms.tables",
 )
 
 
