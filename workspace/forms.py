@@ -7,6 +7,7 @@ from wtforms import DateField
 from wtforms import EmailField
 from wtforms import PasswordField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
@@ -23,3 +24,7 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
 class PauseForm(FlaskForm):  # type: ignore[misc]
     until = DateField("Until", validators=[DataRequired()])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class NoteForm(FlaskForm):  # type: ignore[misc]
+    body = TextAreaField("Note", validators=[DataRequired(), Length(max=4000)])

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from connector.dunning import store as dstore
 from connector.dunning.tables import OverrideKind
 from connector.firms import audit
+from connector.firms import notes
 from connector.firms import users as firm_users
 from connector.queries import attention
 from connector.queries import debtor as debtor_queries
@@ -37,6 +38,7 @@ from connector.store import records
 from workspace import access
 from workspace.forms import ActionForm
 from workspace.forms import LoginForm
+from workspace.forms import NoteForm
 from workspace.forms import PauseForm
 from workspace.session import WorkspaceUser
 from workspace.state import state
@@ -232,6 +234,7 @@ def debtor(token: str) -> str:
         me=access.user(),
         pause_form=PauseForm(),
         action_form=ActionForm(),
+        note_form=NoteForm(),
     )
 
 
@@ -271,6 +274,38 @@ def pause(token: str) -> Response:
             after={"override": override_id, "until": form.until.data.isoformat(), "reason": reason},
         )
     flash(f"Dunning paused until {form.until.data.isoformat()}.")
+    return redirect(url_for("workspace.debtor", token=token))
+
+
+@bp.post("/d/<token>/note")
+@login_required
+def note(token: str) -> Response:
+    info = access.rw_debtor_for_user(token)
+    me = access.user()
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("A note needs some text (at most 4000 characters).")
+        return redirect(url_for("workspace.debtor", token=token))
+    with state().store.begin() as conn:
+        note_id = notes.add_note(
+            conn,
+            administration_id=info.administration_id,
+            debtor_code=info.code,
+            user_id=me.record.id,
+            body=form.body.data,
+            now=_now(),
+        )
+        audit.record(
+            conn,
+            firm_id=me.record.firm_id,
+            user_id=me.record.id,
+            action="debtor.note",
+            now=_now(),
+            administration_id=info.administration_id,
+            subject=f"debtor {info.code}",
+            after={"note": note_id, "body": form.body.data.strip()},
+        )
+    flash("Note added.")
     return redirect(url_for("workspace.debtor", token=token))
 
 

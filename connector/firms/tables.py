@@ -5,6 +5,7 @@
 - `users`: a person of a firm, with one role and an argon2 password hash.
 - `user_grants`: the administrations a (non-owner) user may see; owners see all of the firm's.
 - `audit_log`: every action a user took in the workspace: who, what, when, before/after.
+- `debtor_notes`: notes people write on a debtor (shown on the debtor's timeline).
 """
 
 from __future__ import annotations
@@ -94,4 +95,21 @@ audit_log = Table(
     Column("before", JSON),
     Column("after", JSON),
     Index("ix_audit_log_firm_at", "firm_id", "at"),
+)
+
+debtor_notes = Table(
+    "debtor_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "administration_id",
+        Integer,
+        ForeignKey("administrations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("debtor_code", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_debtor_notes_admin_debtor", "administration_id", "debtor_code"),
 )

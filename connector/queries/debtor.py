@@ -13,6 +13,7 @@ from connector.domain import ItemStatus
 from connector.dunning.tables import dunning_actions
 from connector.dunning.tables import dunning_disputes
 from connector.dunning.tables import dunning_overrides
+from connector.firms.notes import notes_of
 from connector.payments.tables import payment_allocations
 from connector.store.schema import debtors
 from connector.store.schema import open_items
@@ -46,7 +47,7 @@ class ItemLine:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     on: date
-    kind: str  # invoice | letter | payment | dispute | pause
+    kind: str  # invoice | letter | payment | dispute | pause | note
     text: str
     amount: Decimal | None
     currency: str
@@ -221,6 +222,16 @@ def debtor_page(conn: Connection, debtor: DebtorInfo) -> DebtorPage:
         )
         if row.lifted_at is None:
             pauses.append(ActivePause(row.id, row.kind, row.until, row.reason))
+    for note in notes_of(conn, debtor.administration_id, debtor.code):
+        timeline.append(
+            TimelineEntry(
+                on=note.created_at.date(),
+                kind="note",
+                text=f"{note.author}: {note.body}",
+                amount=None,
+                currency="",
+            )
+        )
     timeline.sort(key=lambda e: (e.on, e.kind), reverse=True)
     return DebtorPage(debtor=debtor, items=items, timeline=timeline, pauses=pauses)
 

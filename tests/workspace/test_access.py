@@ -73,6 +73,7 @@ KIND_OF_ENDPOINT = {
     "workspace.administration": "administration",
     "workspace.debtor": "debtor",
     "workspace.pause": "debtor",
+    "workspace.note": "debtor",
     "workspace.approve": "letter",
     "workspace.lift": "pause",
 }
@@ -103,7 +104,7 @@ def test_every_route_for_every_persona(app, seeded, client_for, persona):
             kind = KIND_OF_ENDPOINT[rule.endpoint]
             kwargs["token"] = ids.encode(kind, objects[kind])
         path = rule.rule.replace("<token>", kwargs.get("token", ""))
-        data = {"csrf_token": token, "until": "2099-02-01", "reason": "walk"}
+        data = {"csrf_token": token, "until": "2099-02-01", "reason": "walk", "body": "walk"}
         response = client.get(path) if method == "GET" else client.post(path, data=data)
         where = f"{persona} {method} {path} ({rule.endpoint})"
         if rule.endpoint in SCOPED_PAGES:

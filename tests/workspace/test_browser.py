@@ -137,7 +137,7 @@ def test_owner_sees_the_queue_and_approves_a_letter_in_place(page_for, live_url,
     assert page.problems == []  # no CSP violation, no script error
 
 
-def test_debtor_page_pause_and_resume(page_for, live_url):
+def test_debtor_page_pause_note_and_resume(page_for, live_url):
     page = page_for(OWNER)
     page.locator("#overview").get_by_role("link", name="export").click()
     page.locator("#debtors").get_by_role("link", name="Bakkerij Korf").click()
@@ -147,6 +147,9 @@ def test_debtor_page_pause_and_resume(page_for, live_url):
     page.get_by_role("button", name="Pause dunning").click()
     sync_api.expect(page.locator(".flash")).to_contain_text("paused until 2099-03-31")
     sync_api.expect(page.locator(".pauses")).to_contain_text("Klant belt terug")
+    page.get_by_label("Add a note").fill("Belofte: betaalt F-1 vrijdag")
+    page.get_by_role("button", name="Add note").click()
+    sync_api.expect(page.locator("#timeline")).to_contain_text("Belofte: betaalt F-1 vrijdag")
     _shoot(page, "debtor")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Resume dunning").click()

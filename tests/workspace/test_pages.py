@@ -119,7 +119,7 @@ def test_queue_lists_letters_and_owner_approves_through_the_core(client_for, see
     )
 
 
-def test_debtor_pause_and_resume_are_audited(client_for, seeded):
+def test_debtor_pause_resume_and_note_are_audited(client_for, seeded):
     import re
 
     client = client_for(OWNER)
@@ -144,8 +144,15 @@ def test_debtor_pause_and_resume_are_audited(client_for, seeded):
     assert client.post(lift, data={"csrf_token": csrf_of(page)}).status_code == 302
     page = client.get(debtor_url).text
     assert "Dunning is running for this debtor" in page
+    note = client.post(
+        debtor_url + "/note",
+        data={"body": "Belt vrijdag terug over F-2", "csrf_token": csrf_of(page)},
+    )
+    assert note.status_code == 302
+    page = client.get(debtor_url).text
+    assert "owner@acme.test: Belt vrijdag terug over F-2" in page
     audit = client.get("/w/audit").text
-    assert "debtor.pause" in audit and "debtor.resume" in audit
+    assert "debtor.pause" in audit and "debtor.resume" in audit and "debtor.note" in audit
 
 
 def test_viewer_sees_the_queue_without_approve_buttons(client_for):
@@ -158,3 +165,26 @@ def test_viewer_sees_the_queue_without_approve_buttons(client_for):
 def test_garbage_tokens_are_404(client_for, bad):
     client = client_for(OWNER)
     assert client.get(f"/w/d/{bad}").status_code == 404
+
+
+def test_without_a_secret_the_workspace_is_off(seeded, monkeypatch, caplog):
+    from connector.cli.context import Context
+    from connector.cli.http import build_app
+
+    monkeypatch.delenv("CONNECTOR_WORKSPACE_SECRET")
+    ctx = Context(config_path=None, debug=False)
+    try:
+        client = build_app(ctx).test_client()
+        assert client.get("/w/login").status_code == 404
+        assert client.get("/healthz").status_code == 200
+    finally:
+        ctx.close()
+    assert "the workspace (/w/) is switched off" in caplog.text
+
+
+def test_a_vault_key_alone_switches_it_on_with_a_derived_secret():
+    from workspace import workspace_secret
+
+    derived = workspace_secret({"CONNECTOR_SECRET_KEY": "k" * 44})
+    assert derived is not None and b"k" * 44 not in derived
+    assert workspace_secret({}) is None

@@ -1,4 +1,4 @@
-"""The workspace: firms, users and roles, grants of administrations, the audit log.
+"""The workspace: firms, users and roles, grants of administrations, the audit log, notes.
 
 Revision ID: 0008_workspace
 Revises: 0007_twinfield
@@ -104,9 +104,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_firm_at", "audit_log", ["firm_id", "at"])
+    op.create_table(
+        "debtor_notes",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("administration_id", sa.Integer, nullable=False),
+        sa.Column("debtor_code", sa.String(64), nullable=False),
+        sa.Column("user_id", sa.Integer),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["administration_id"],
+            ["administrations.id"],
+            name="fk_debtor_notes_administration_id_administrations",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_debtor_notes_user_id_users", ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_debtor_notes"),
+    )
+    op.create_index(
+        "ix_debtor_notes_admin_debtor", "debtor_notes", ["administration_id", "debtor_code"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_debtor_notes_admin_debtor", table_name="debtor_notes")
+    op.drop_table("debtor_notes")
     op.drop_index("ix_audit_log_firm_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("user_grants")
