@@ -186,7 +186,16 @@ def test_viewer_cannot_approve(page_for, live_url, seeded, letter_token):
     assert _statuses(seeded.url, seeded.acme_admin) == ["pending_approval", "pending_approval"]
 
 
-@pytest.mark.parametrize("path", ["/w/", "/w/vandaag", "/w/audit"])
+def _axe_serious(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))"
+    )
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("path", ["/w/login", "/w/", "/w/vandaag", "/w/audit"])
 def test_no_serious_accessibility_violations(page_for, live_url, path):
     page = page_for(
         OWNER, bypass_csp=True
@@ -194,10 +203,19 @@ def test_no_serious_accessibility_violations(page_for, live_url, path):
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_url}{path}")
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))"
-        )
-        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
-        assert bad == [], (path, width, bad)
+        assert _axe_serious(page) == [], (path, width)
+
+
+def test_no_serious_accessibility_violations_on_administration_and_debtor(page_for, live_url):
+    page = page_for(OWNER, bypass_csp=True)
+    page.locator("#overview").get_by_role("link", name="export").click()
+    sync_api.expect(page.locator("#debtors")).to_be_visible()
+    administration = page.url
+    page.locator("#debtors").get_by_role("link", name="Bakkerij Korf").click()
+    sync_api.expect(page.locator("#timeline")).to_be_visible()
+    debtor = page.url
+    for url in (administration, debtor):
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(url)
+            assert _axe_serious(page) == [], (url, width)
