@@ -188,3 +188,18 @@ def test_a_vault_key_alone_switches_it_on_with_a_derived_secret():
     derived = workspace_secret({"CONNECTOR_SECRET_KEY": "k" * 44})
     assert derived is not None and b"k" * 44 not in derived
     assert workspace_secret({}) is None
+
+
+def test_the_queue_is_paged_and_every_row_is_reachable(client_for, monkeypatch):
+    monkeypatch.setattr("workspace.views.QUEUE_PAGE", 1)
+    client = client_for(OWNER)
+    first = client.get("/w/vandaag").text
+    second = client.get("/w/vandaag?page=2").text
+    assert "2 rows, page 1 of 2" in first and 'rel="next"' in first
+    assert "2 rows, page 2 of 2" in second and 'rel="prev"' in second
+    names = {n for n in ("Bakkerij Korf", "J. Jansen") if n in first} | {
+        n for n in ("Bakkerij Korf", "J. Jansen") if n in second
+    }
+    assert names == {"Bakkerij Korf", "J. Jansen"}
+    assert client.get("/w/vandaag?page=99").status_code == 200  # clamped to the last page
+    assert client.get("/w/vandaag?page=x").status_code == 200
