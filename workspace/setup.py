@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
 from flask import Response
 from flask import request
+from flask_babel import Babel
+from flask_babel import get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -25,6 +28,13 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 LOGIN_LIMIT = "10 per minute"
+#: The workspace speaks Dutch and English; the browser's Accept-Language chooses, else English.
+LANGUAGES = ("en", "nl")
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def select_locale() -> str:
+    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 
 
 def install(app: Flask, store: Store, secret: bytes) -> None:
@@ -46,6 +56,12 @@ def install(app: Flask, store: Store, secret: bytes) -> None:
     # with their own signatures and are left alone (check_default off, checked per blueprint).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf = CSRFProtect(app)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def locale() -> dict[str, str]:
+        return {"current_locale": str(get_locale() or LANGUAGES[0])}
 
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
     login_manager = LoginManager(app)

@@ -20,6 +20,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
@@ -97,7 +98,7 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         if not form.validate_on_submit():
             return render_template(
-                "login.html", form=form, error="Fill in e-mail and password."
+                "login.html", form=form, error=_("Fill in e-mail and password.")
             ), 400
         with state().store.begin() as conn:
             found = firm_users.authenticate(conn, form.email.data, form.password.data, _now())
@@ -107,7 +108,7 @@ def login() -> ResponseReturnValue:
                 )
         if found is None:
             return (
-                render_template("login.html", form=form, error="E-mail or password is wrong."),
+                render_template("login.html", form=form, error=_("E-mail or password is wrong.")),
                 401,
             )
         with state().store.begin() as conn:
@@ -211,9 +212,9 @@ def approve(token: str) -> ResponseReturnValue:
                 after={"status": "pending"},
             )
     message = (
-        "Approved: queued, the next dunning run sends it."
+        _("Approved: queued, the next dunning run sends it.")
         if approved
-        else "Not awaiting approval any more (approved or cancelled elsewhere)."
+        else _("Not awaiting approval any more (approved or cancelled elsewhere).")
     )
     if _htmx():
         return render_template("_approved_row.html", token=token, message=message)
@@ -261,10 +262,10 @@ def pause(token: str) -> Response:
     me = access.user()
     form = PauseForm()
     if not form.validate_on_submit():
-        flash("A pause needs an end date and a reason.")
+        flash(_("A pause needs an end date and a reason."))
         return redirect(url_for("workspace.debtor", token=token))
     if form.until.data <= _today():
-        flash("The end date of a pause lies in the future.")
+        flash(_("The end date of a pause lies in the future."))
         return redirect(url_for("workspace.debtor", token=token))
     reason = form.reason.data.strip()
     with state().store.begin() as conn:
@@ -289,7 +290,7 @@ def pause(token: str) -> Response:
             subject=f"debtor {info.code}",
             after={"override": override_id, "until": form.until.data.isoformat(), "reason": reason},
         )
-    flash(f"Dunning paused until {form.until.data.isoformat()}.")
+    flash(_("Dunning paused until %(day)s.", day=form.until.data.isoformat()))
     return redirect(url_for("workspace.debtor", token=token))
 
 
@@ -300,7 +301,7 @@ def note(token: str) -> Response:
     me = access.user()
     form = NoteForm()
     if not form.validate_on_submit():
-        flash("A note needs some text (at most 4000 characters).")
+        flash(_("A note needs some text (at most 4000 characters)."))
         return redirect(url_for("workspace.debtor", token=token))
     with state().store.begin() as conn:
         note_id = notes.add_note(
@@ -321,7 +322,7 @@ def note(token: str) -> Response:
             subject=f"debtor {info.code}",
             after={"note": note_id, "body": form.body.data.strip()},
         )
-    flash("Note added.")
+    flash(_("Note added."))
     return redirect(url_for("workspace.debtor", token=token))
 
 
@@ -347,7 +348,7 @@ def lift(token: str) -> Response:
                 before={"override": override_id},
                 after={"lifted": True},
             )
-    flash("Dunning resumed." if lifted else "That pause was lifted already.")
+    flash(_("Dunning resumed.") if lifted else _("That pause was lifted already."))
     if debtor_id is None:
         return redirect(url_for("workspace.overview"))
     return redirect(url_for("workspace.debtor", token=state().ids.encode("debtor", debtor_id)))

@@ -67,9 +67,9 @@ def browser():
 def page_for(browser, live_url):
     contexts = []
 
-    def make(email: str, *, bypass_csp: bool = False, width: int = 1280):
+    def make(email: str, *, bypass_csp: bool = False, width: int = 1280, locale: str = "en-GB"):
         context = browser.new_context(
-            viewport={"width": width, "height": 900}, bypass_csp=bypass_csp
+            viewport={"width": width, "height": 900}, bypass_csp=bypass_csp, locale=locale
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
@@ -79,9 +79,9 @@ def page_for(browser, live_url):
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.problems = problems
         page.goto(f"{live_url}/w/login")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.locator("#email").fill(email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("form button[type=submit]").click()
         page.wait_for_url(f"{live_url}/w/")
         return page
 
@@ -116,7 +116,7 @@ def test_owner_sees_the_queue_and_approves_a_letter_in_place(page_for, live_url,
     page = page_for(OWNER)
     sync_api.expect(page.locator("#overview")).to_contain_text("export")
     _shoot(page, "overview")
-    page.get_by_role("link", name="Vandaag").click()
+    page.get_by_role("link", name="Today").click()
     page.wait_for_url(f"{live_url}/w/vandaag")
     row = page.locator("#queue tbody tr", has_text="Bakkerij Korf")
     sync_api.expect(row).to_have_count(1)
@@ -173,7 +173,7 @@ def letter_token(app, seeded) -> str:
 
 def test_viewer_cannot_approve(page_for, live_url, seeded, letter_token):
     page = page_for(VIEWER)
-    page.get_by_role("link", name="Vandaag").click()
+    page.get_by_role("link", name="Today").click()
     row = page.locator("#queue tbody tr", has_text="Bakkerij Korf")
     sync_api.expect(row).to_contain_text("read-only")
     sync_api.expect(page.get_by_role("button", name="Approve")).to_have_count(0)
@@ -184,6 +184,17 @@ def test_viewer_cannot_approve(page_for, live_url, seeded, letter_token):
     )
     assert response.status == 403
     assert _statuses(seeded.url, seeded.acme_admin) == ["pending_approval", "pending_approval"]
+
+
+def test_dutch_pages(page_for, live_url):
+    page = page_for(OWNER, locale="nl-NL")
+    sync_api.expect(page.locator("h1")).to_have_text("Administraties")
+    page.get_by_role("link", name="Vandaag").click()
+    row = page.locator("#queue tbody tr", has_text="Bakkerij Korf")
+    sync_api.expect(row).to_contain_text("Brief wacht op goedkeuring")
+    sync_api.expect(row.get_by_role("button", name="Goedkeuren")).to_be_visible()
+    _shoot(page, "queue-nl")
+    assert page.problems == []
 
 
 def _axe_serious(page) -> list[dict]:

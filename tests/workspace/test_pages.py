@@ -203,3 +203,29 @@ def test_the_queue_is_paged_and_every_row_is_reachable(client_for, monkeypatch):
     assert names == {"Bakkerij Korf", "J. Jansen"}
     assert client.get("/w/vandaag?page=99").status_code == 200  # clamped to the last page
     assert client.get("/w/vandaag?page=x").status_code == 200
+
+
+def test_the_workspace_speaks_dutch_when_the_browser_asks(client_for):
+    client = client_for(OWNER)
+    page = client.get("/w/vandaag", headers={"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"}).text
+    assert '<html lang="nl">' in page
+    assert ">Vandaag</a>" in page and "Goedkeuren" in page and "Brief wacht op goedkeuring" in page
+    english = client.get("/w/vandaag", headers={"Accept-Language": "en-GB"}).text
+    assert '<html lang="en">' in english and ">Today</a>" in english and "Approve" in english
+
+
+def test_every_message_has_a_dutch_translation_and_the_catalogue_is_compiled():
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    folder = (
+        Path(__file__).resolve().parents[2] / "workspace" / "translations" / "nl" / "LC_MESSAGES"
+    )
+    with (folder / "messages.po").open("rb") as f:
+        po = {m.id: m.string for m in read_po(f) if m.id}
+    with (folder / "messages.mo").open("rb") as f:
+        mo = {m.id: m.string for m in read_mo(f) if m.id}
+    assert po and all(po.values()), [k for k, v in po.items() if not v]
+    assert mo == po, "run: pybabel compile -d workspace/translations"
