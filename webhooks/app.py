@@ -20,6 +20,7 @@ from flask import current_app
 from connector.oauth.service import OAuthLedgers
 from connector.settings import Settings
 from connector.store import Store
+from workspace import init_workspace
 
 EXTENSION = "connector"
 
@@ -56,6 +57,7 @@ def create_app(
     app.register_blueprint(oauth_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    init_workspace(app, services.store)  # the workspace pages (/w/); off without a secret
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

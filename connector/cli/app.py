@@ -21,6 +21,7 @@ from connector.cli import jobs
 from connector.cli import letters
 from connector.cli import payments
 from connector.cli import tasks
+from connector.cli import users
 from connector.cli.context import Context
 from connector.errors import ConnectorError
 
@@ -70,6 +71,7 @@ for command in (
     jobs.run,
     tasks.worker,
     tasks.jobs,
+    users.users,
 ):
     cli.add_command(command)
 

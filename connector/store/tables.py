@@ -12,6 +12,7 @@ TABLE_MODULES = (
     "connector.dunning.tables",
     "connector.payments.tables",
     "connector.sync_metrics",
+    "connector.firms.tables",
 )
 
 

@@ -1,0 +1,1 @@
+"""Firms (tenants), their users and roles, grants of administrations, and the audit log."""
