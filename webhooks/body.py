@@ -31,7 +31,8 @@ def read_body(limit: int = BODY_LIMIT) -> bytes:
         return cached
     request.max_content_length = limit + 1
     try:
-        body = request.get_data(cache=False)
+        # cached, so that a form view (the workspace's CSRF-protected forms) still parses it
+        body = request.get_data(cache=True)
     except HTTPException:
         raise
     except Exception as exc:  # noqa: BLE001 - the server's own framing errors, e.g.

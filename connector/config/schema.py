@@ -196,6 +196,13 @@ class SyncSection(Section):
     max_close_share: Share | None = None  # a sync closing more of the open items stops
 
 
+class TasksSection(Section):
+    """`[tasks]`: where units of work run (connector.tasks)."""
+
+    engine: Annotated[str, AfterValidator(one_of("in-process", "procrastinate"))] | None = None
+    concurrency: PositiveInt | None = None
+
+
 class ChannelsSection(Section):
     email: EmailSection | None = None
     letter: FolderSection | None = None
@@ -211,6 +218,7 @@ class ConfigFile(Section):
     sync_batch_size: PositiveInt | None = None
     scheduler: SchedulerSection | None = None
     sync: SyncSection | None = None
+    tasks: TasksSection | None = None
     dunning: DunningSection | None = None
     policies: dict[str, PolicySection] = Field(default_factory=dict)
     administrations: dict[str, AdministrationSection] = Field(default_factory=dict)

@@ -48,7 +48,7 @@ def test_debtors_without_kind_are_counted(store: Store, tmp_path: Path) -> None:
     assert summary.debtors_without_kind == 1
     with store.begin() as conn:
         jan = next(d for d in records.list_debtors(conn) if d.code == "D2")
-    assert jan.kind == "business" and "kind-unknown" in jan.tags
+    assert jan.kind == "consumer" and "kind-unknown" in jan.tags  # unknown: consumer (13.1)
 
     (folder / "debtors.csv").unlink()  # debtors from the items file: no kind for anyone
     assert _sync(store, FilesLedger(folder)).debtors_without_kind == 2

@@ -37,6 +37,15 @@ after_previous_term = true
 channels = ["collection"]
 template = "collection_notice"
 collection_costs = "bik"
+
+[administrations.export.sender]   # complete, or every letter is held (12.1)
+name = "Export B.V."
+street = "Kade 1"
+postal_code = "1011 AA"
+city = "Amsterdam"
+iban = "NL91ABNA0417164300"
+kvk_number = "12345678"
+email = "debiteuren@export.example"
 """
 
 

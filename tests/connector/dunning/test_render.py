@@ -470,10 +470,15 @@ def test_rendered_is_the_contract_type(renderer: TemplateRenderer) -> None:
 def test_a_named_consumer_is_addressed_by_name_and_a_business_as_sir_or_madam(renderer):
     consumer = renderer.render(consumer_letter(), with_pdf=False)
     name = consumer_letter().debtor.name
-    assert consumer.text.startswith(f"Geachte {name},")
+
+    def salutation(text: str) -> str:
+        # the 14-day letter also goes by post, so its e-mail opens with "this is a copy" (13.11)
+        return next(line for line in text.splitlines() if line.startswith(("Geachte", "Dear")))
+
+    assert salutation(consumer.text) == f"Geachte {name},"
     assert f"<p>Geachte {name},</p>" in consumer.html.replace("&amp;", "&")
     assert "Geachte heer, mevrouw" not in consumer.text
     business = renderer.render(business_letter(), with_pdf=False)
     assert business.text.startswith("Geachte heer, mevrouw,")
     english = renderer.render(consumer_letter("en"), with_pdf=False)
-    assert english.text.startswith(f"Dear {name},")
+    assert salutation(english.text) == f"Dear {name},"

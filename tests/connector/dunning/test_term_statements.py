@@ -55,12 +55,13 @@ def test_a_template_printing_the_term_end_is_refused(tmp_path: Path) -> None:
 
 def test_the_run_sends_nothing_and_stores_no_term(world: World, tmp_path: Path) -> None:
     from tests.fakes.dunning import FakeChannel
+    from tests.fakes.dunning import with_complete_sender
 
     world.set_items([ledger_item(1, debtor="C1")])
     world.sync()
     runner = Dunning(
         world.store,
-        world.config,
+        with_complete_sender(world.config),  # so that only the statements can hold it
         ledger_for=lambda _c: world.ledger,
         channels=world.channels,
         renderer=_renderer(tmp_path, DROPS_THE_LEGAL_BLOCK),

@@ -34,6 +34,7 @@ from connector.tasks.port import JobState
 from tests.fakes.dunning import FakeChannel
 from tests.fakes.dunning import FakeRenderer
 from tests.fakes.dunning import ledger_item
+from tests.fakes.dunning import with_complete_sender
 from tests.fakes.ledger import PayableLedger
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
@@ -57,7 +58,7 @@ class Services:
     def dunning(self) -> Dunning:
         return Dunning(
             self.store,
-            default_config(),
+            with_complete_sender(default_config()),  # else every letter is held (12.1)
             ledger_for=self.ledger_for,
             channels=self.channels,
             renderer=FakeRenderer(),
