@@ -179,3 +179,8 @@ class OpenItem:
     @property
     def is_credit(self) -> bool:
         return self.open_amount.amount < 0
+
+
+#: A debtor tag: the ledger did not say whether this is a business or a consumer (then taken
+#: as a consumer, issue 13.1), so that it is never silent; the sync counts such debtors.
+KIND_UNKNOWN_TAG = "kind-unknown"

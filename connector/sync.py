@@ -34,6 +34,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
+from connector.domain import KIND_UNKNOWN_TAG
 from connector.domain import Debtor
 from connector.domain import ItemKind
 from connector.domain import ItemStatus
@@ -60,7 +61,6 @@ ITEMS = "open_items"
 
 # The tag an adapter gives a debtor whose kind (business or consumer) the ledger does not say;
 # the sync counts them (`SyncSummary.debtors_without_kind`), the dunning may hold them back.
-KIND_UNKNOWN_TAG = "kind-unknown"
 
 DEFAULT_MAX_CLOSE_SHARE = 0.5
 # Closing fewer items than this is never a mass close: three of four invoices of a small

@@ -55,6 +55,7 @@ from stdnum.exceptions import ValidationError
 
 from adapters.files.client import Cell
 from adapters.files.client import Table
+from connector.domain import KIND_UNKNOWN_TAG
 from connector.domain import Address
 from connector.domain import Debtor
 from connector.domain import DebtorKind
@@ -62,7 +63,6 @@ from connector.domain import Money
 from connector.domain import OpenItem
 from connector.domain import currency_exponent
 from connector.domain import is_currency_code
-from connector.sync import KIND_UNKNOWN_TAG
 
 T = TypeVar("T")
 

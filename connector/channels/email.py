@@ -54,6 +54,8 @@ from connector.dunning.model import Delivery
 from connector.dunning.model import Letter
 from connector.dunning.model import Rendered
 from connector.dunning.render import letter_language
+from connector.email_address import MAX_ADDRESS_LENGTH  # noqa: F401 - re-exported
+from connector.email_address import is_email_address
 from connector.errors import ChannelError
 from connector.errors import ChannelUncertain
 from connector.errors import ConfigError
@@ -78,18 +80,6 @@ _UTF8_QP.body_encoding = QP
 _UTF8_QP.header_encoding = QP
 
 #: RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets.
-MAX_ADDRESS_LENGTH: Final = 254
-# Labels of the domain exclude the dot that separates them, so nothing overlaps and the
-# match is linear (the old `[^..]+\.[^..]+` with dots in both was quadratic, issue 16.3).
-_EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;.]+(?:\.[^@\s<>,;.]+)+")
-
-
-def is_email_address(text: str) -> bool:
-    """One plain address (`name@example.nl`): no display name, no list, at most 254 characters
-    (checked before the regex, so a hostile ledger field costs nothing to refuse)."""
-    return len(text) <= MAX_ADDRESS_LENGTH and _EMAIL_RE.fullmatch(text) is not None
-
-
 _DATA_URI_IMG = re.compile(
     r"""src=(["'])data:(image/(?:png|jpeg|gif|svg\+xml));base64,([A-Za-z0-9+/=\s]+)\1"""
 )

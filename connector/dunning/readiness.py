@@ -33,6 +33,7 @@ from connector.dunning.model import Letter
 from connector.dunning.model import LetterItem
 from connector.dunning.model import Sender
 from connector.dunning.model import StepKind
+from connector.email_address import is_email_address
 from connector.errors import ConfigError
 from connector.settings import Settings
 from connector.store import Store
@@ -53,7 +54,6 @@ __all__ = [
 BOUNCED_TAG = "email-bounced"
 
 _KVK = re.compile(r"^\d{8}$")
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 def sender_problems(sender: Sender) -> list[str]:
@@ -82,7 +82,7 @@ def _sender_problems(sender: Sender) -> tuple[str, ...]:
         problems.append(f"sender's KvK number {sender.kvk_number!r} is not 8 digits")
     if not sender.email.strip():
         problems.append("sender has no reply address (email)")
-    elif not _EMAIL.match(sender.email.strip()):
+    elif not is_email_address(sender.email.strip()):
         problems.append(f"sender's reply address {sender.email!r} is not an e-mail address")
     return tuple(problems)
 

@@ -899,6 +899,7 @@ REGEX_FILES = {
     "connector/cli/dunning.py",
     "connector/config/base.py",  # configuration only (another branch)
     "connector/dunning/render.py",
+    "connector/email_address.py",
     "connector/dunning/readiness.py",  # the sender's own settings (another branch)
     "connector/oauth/config.py",
     "connector/payments/matching.py",
